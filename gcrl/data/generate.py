@@ -1,0 +1,142 @@
+"""Generate OGBench's pointmaze datasets locally, following OGBench's published protocol
+(data_gen_scripts/generate_locomaze.py and commands.sh):
+
+- the action is the unit direction from the point to the maze's oracle subgoal (the next cell on a
+  shortest path to the goal), plus Gaussian noise, clipped to [-1, 1];
+- navigate: start anywhere, goals drawn from the maze's junction cells, a new goal on every success;
+- stitch: short episodes towards a goal 4 cells away;
+- explore: a random unit direction every 10 steps (OGBench publishes explore for antmaze only;
+  gcrl applies the same rule to the point, with antmaze-explore's settings);
+- N training episodes plus N // 10 validation episodes, stored in OGBench's raw layout with the
+  same field names and dtypes (observations, actions, terminals, qpos, qvel).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from gcrl.data import names
+from gcrl.console import Reporter
+from gcrl.data.files import atomic_path
+from gcrl.errors import DatasetError
+
+
+@dataclass(frozen=True)
+class Protocol:
+    episodes: int
+    max_episode_steps: int
+    noise: float
+
+
+def protocol(name: str) -> Protocol:
+    """OGBench's settings for a pointmaze dataset (commands.sh)."""
+    parsed = names.parse(name)
+    if not parsed.generatable:
+        raise DatasetError(
+            f"gcrl can generate only the pointmaze datasets ({', '.join(names.GENERATABLE)}); "
+            f"'{name}' needs its expert policy, so download it from OGBench instead."
+        )
+    if parsed.kind == "navigate":
+        giant = "-giant-" in name
+        return Protocol(episodes=500 if giant else 1000, max_episode_steps=2001 if giant else 1001, noise=0.5)
+    if parsed.kind == "stitch":
+        return Protocol(episodes=5000, max_episode_steps=201, noise=0.5)
+    return Protocol(episodes=10000, max_episode_steps=501, noise=1.0)  # explore
+
+
+def _episode_task(kind: str, maze_map, all_cells, goal_cells, rng) -> tuple[tuple[int, int], tuple[int, int]]:
+    from gcrl.envs.maze import cells_at_distance
+
+    init_ij = all_cells[rng.randint(len(all_cells))]
+    if kind == "stitch":
+        near = cells_at_distance(maze_map, init_ij, 4)
+        return init_ij, (near[rng.randint(len(near))] if near else init_ij)
+    return init_ij, goal_cells[rng.randint(len(goal_cells))]
+
+
+def generate_arrays(name: str, episodes: int | None = None, seed: int = 0, progress: bool = True) -> tuple[dict, dict]:
+    """Roll out the noisy oracle and return (train, val) dicts of arrays in OGBench's raw layout.
+
+    Deterministic given the seed. The environment draws from NumPy's global generator, so it is
+    seeded here and restored afterwards."""
+    import gymnasium
+
+    import ogbench.locomaze  # noqa: F401  (registers the environments)
+    from gcrl.envs.maze import MazeOracle, free_cells, vertex_cells
+
+    parsed = names.parse(name)
+    proto = protocol(name)
+    train_episodes = proto.episodes if episodes is None else episodes
+    if train_episodes < 1:
+        raise DatasetError(f"--episodes must be at least 1, got {train_episodes}.")
+    val_episodes = max(1, train_episodes // 10)
+    total_episodes = train_episodes + val_episodes
+    steps = proto.max_episode_steps
+
+    env = gymnasium.make(parsed.env_name, terminate_at_goal=False, max_episode_steps=steps).unwrapped
+    oracle = MazeOracle(env)
+    all_cells, goal_cells = free_cells(oracle.maze_map), vertex_cells(oracle.maze_map)
+
+    saved_state = np.random.get_state()
+    np.random.seed(seed)
+    env.action_space.seed(seed)
+    rng = np.random  # OGBench's protocol (and its environment) draw from the global generator
+    ob_dim = env.observation_space.shape[0]
+    obs = np.empty((total_episodes * steps, ob_dim), np.float32)
+    actions = np.empty((total_episodes * steps, 2), np.float32)
+    qpos = np.empty((total_episodes * steps, env.model.nq), np.float32)
+    qvel = np.empty((total_episodes * steps, env.model.nv), np.float32)
+    terminals = np.zeros(total_episodes * steps, bool)
+    terminals[steps - 1 :: steps] = True
+
+    bar = Reporter(f"generate {name}", total_episodes * steps, "steps", enabled=progress)
+    try:
+        row = 0
+        for episode in range(total_episodes):
+            init_ij, goal_ij = _episode_task(parsed.kind, oracle.maze_map, all_cells, goal_cells, rng)
+            ob, _ = env.reset(
+                seed=seed if episode == 0 else None, options=dict(task_info=dict(init_ij=init_ij, goal_ij=goal_ij))
+            )
+            direction = None
+            for step in range(steps):
+                if parsed.kind == "explore":
+                    if step % 10 == 0:
+                        direction = rng.randn(2)
+                        direction = direction / (np.linalg.norm(direction) + 1e-6)
+                else:
+                    xy = env.get_xy()
+                    direction = oracle.subgoal_xy(xy, env.cur_goal_xy) - xy
+                    direction = direction / (np.linalg.norm(direction) + 1e-6)
+                action = np.clip(direction + rng.normal(0, proto.noise, 2), -1, 1)
+                next_ob, _, _, _, info = env.step(action)
+                if info["success"] and parsed.kind == "navigate":
+                    env.set_goal(goal_cells[rng.randint(len(goal_cells))])
+                obs[row], actions[row] = ob, action
+                qpos[row], qvel[row] = info["prev_qpos"], info["prev_qvel"]
+                ob = next_ob
+                row += 1
+            bar.advance(steps)
+    finally:
+        bar.close()
+        np.random.set_state(saved_state)
+        env.close()
+
+    cut = train_episodes * steps
+    arrays = dict(observations=obs, actions=actions, terminals=terminals, qpos=qpos, qvel=qvel)
+    return {k: v[:cut] for k, v in arrays.items()}, {k: v[cut:] for k, v in arrays.items()}
+
+
+def generate(name: str, directory: Path, episodes: int | None = None, seed: int = 0, progress: bool = True) -> tuple[Path, Path]:
+    """Generate both splits of `name` into `directory`, written atomically; returns their paths."""
+    from gcrl.data.load import split_paths
+
+    train, val = generate_arrays(name, episodes=episodes, seed=seed, progress=progress)
+    train_path, val_path = split_paths(name, Path(directory).expanduser())
+    with atomic_path(train_path) as train_tmp, atomic_path(val_path) as val_tmp:
+        for tmp, arrays in ((train_tmp, train), (val_tmp, val)):
+            with open(tmp, "wb") as f:
+                np.savez_compressed(f, **arrays)
+    return train_path, val_path

@@ -1,0 +1,86 @@
+"""OGBench dataset names: which exist, which environment each belongs to, which gcrl can generate."""
+
+from __future__ import annotations
+
+import difflib
+import re
+from dataclasses import dataclass
+
+from gcrl.errors import DatasetError
+
+_MAZES = ("medium", "large", "giant", "teleport")
+
+
+def _published_names() -> list[str]:
+    names = []
+    for maze in _MAZES:
+        for kind in ("navigate", "stitch"):
+            names.append(f"pointmaze-{maze}-{kind}-v0")
+            for prefix in ("", "visual-"):
+                names.append(f"{prefix}antmaze-{maze}-{kind}-v0")
+                if maze != "teleport":
+                    names.append(f"{prefix}humanoidmaze-{maze}-{kind}-v0")
+    for maze in ("medium", "large", "teleport"):
+        for prefix in ("", "visual-"):
+            names.append(f"{prefix}antmaze-{maze}-explore-v0")
+    for arena in ("arena", "medium"):
+        for kind in ("navigate", "stitch"):
+            names.append(f"antsoccer-{arena}-{kind}-v0")
+    manip = [f"cube-{n}" for n in ("single", "double", "triple", "quadruple")]
+    manip += ["scene"] + [f"puzzle-{n}" for n in ("3x3", "4x4", "4x5", "4x6")]
+    for env in manip:
+        for kind in ("play", "noisy"):
+            for prefix in ("", "visual-"):
+                names.append(f"{prefix}{env}-{kind}-v0")
+    for level in ("easy", "medium", "hard"):
+        names.append(f"powderworld-{level}-play-v0")
+    return names
+
+
+PUBLISHED = tuple(_published_names())
+
+# Pointmaze datasets gcrl generates locally with OGBench's protocol. 'explore' is not published by
+# OGBench for pointmaze; gcrl adds it with the protocol OGBench uses for antmaze-explore.
+GENERATABLE = tuple(f"pointmaze-{m}-{k}-v0" for m in _MAZES for k in ("navigate", "stitch", "explore"))
+
+_NAME = re.compile(r"^(?P<env>.+)-(?P<kind>[a-z]+)-(?P<version>v\d+)$")
+
+
+@dataclass(frozen=True)
+class DatasetName:
+    """A parsed dataset name such as 'pointmaze-medium-navigate-v0'."""
+
+    name: str
+    env_name: str  # the gymnasium id, e.g. 'pointmaze-medium-v0'
+    kind: str  # navigate, stitch, explore, play, noisy
+    pixels: bool
+    discrete_actions: bool
+
+    @property
+    def is_maze(self) -> bool:
+        return "maze" in self.env_name
+
+    @property
+    def generatable(self) -> bool:
+        return self.name in GENERATABLE
+
+
+def parse(name: str) -> DatasetName:
+    """Parse an OGBench dataset name; unknown names get a suggestion."""
+    if name not in PUBLISHED and name not in GENERATABLE:
+        close = difflib.get_close_matches(name, sorted(set(PUBLISHED) | set(GENERATABLE)), n=3)
+        hint = f" Did you mean: {', '.join(close)}?" if close else ""
+        raise DatasetError(
+            f"Unknown dataset name '{name}'.{hint} "
+            "For your own data, pass the path of a .npz file instead of a name."
+        )
+    m = _NAME.match(name)
+    assert m is not None, name
+    env = m["env"]
+    return DatasetName(
+        name=name,
+        env_name=f"{env}-{m['version']}",
+        kind=m["kind"],
+        pixels=env.startswith("visual-") or env.startswith("powderworld"),
+        discrete_actions=env.startswith("powderworld"),
+    )

@@ -1,0 +1,1 @@
+"""Environments: OGBench's, made by dataset name, plus maze geometry helpers."""

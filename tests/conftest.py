@@ -1,0 +1,38 @@
+import numpy as np
+import pytest
+
+from gcrl.data.validate import validate
+
+
+def raw_arrays(lengths, obs_dim=1, pixels=False):
+    """A raw-layout (OGBench file) dataset whose observation value is its row index, so tests can
+    read indices back from sampled observations. A trajectory of L transitions has L + 1 rows."""
+    rows = sum(l + 1 for l in lengths)
+    terminals = np.zeros(rows, bool)
+    terminals[np.cumsum([l + 1 for l in lengths]) - 1] = True
+    if pixels:
+        obs = (np.arange(rows)[:, None, None, None] % 251 * np.ones((1, 8, 8, 3))).astype(np.uint8)
+    else:
+        obs = np.repeat(np.arange(rows, dtype=np.float32)[:, None], obs_dim, axis=1)
+    actions = np.random.default_rng(0).uniform(-1, 1, (rows, 2)).astype(np.float32)
+    return dict(observations=obs, actions=actions, terminals=terminals)
+
+
+@pytest.fixture(scope="session")
+def toy_lengths():
+    return [5, 1, 30, 2, 60, 12]
+
+
+@pytest.fixture(scope="session")
+def toy_dataset(toy_lengths):
+    return validate(raw_arrays(toy_lengths), source="toy")
+
+
+@pytest.fixture(scope="session")
+def tiny_maze(tmp_path_factory):
+    """Two-episode pointmaze-medium-stitch dataset, generated once per session (about a second)."""
+    from gcrl.data.generate import generate
+
+    directory = tmp_path_factory.mktemp("datasets")
+    generate("pointmaze-medium-stitch-v0", directory, episodes=2, seed=0, progress=False)
+    return directory
