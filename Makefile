@@ -16,7 +16,7 @@ $(INSTALLED): pyproject.toml
 	@touch $@
 
 run: $(INSTALLED)
-	$(BIN)/gcrl datasets generate pointmaze-medium-navigate-v0
+	$(BIN)/gcrl train
 
 test: $(INSTALLED)
 	$(BIN)/python -m pytest -q

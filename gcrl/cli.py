@@ -77,6 +77,41 @@ def cmd_datasets_list(args) -> int:
     return 0
 
 
+# ---- gcrl train / evaluate ------------------------------------------------------------------
+
+def cmd_train(args) -> int:
+    import jax
+
+    from gcrl import config
+    from gcrl.data import load, names
+    from gcrl.train import train
+
+    preset = args.preset
+    if preset is None:
+        preset = "cpu" if jax.default_backend() == "cpu" else "paper"
+        if preset == "cpu":
+            console.print("No GPU found: using the [bold]cpu[/] preset (2 x 256 networks, batch 256). Pass --preset paper for the published configuration.")
+    pixels = not load.is_path(args.dataset) and names.parse(args.dataset).pixels
+    train_overrides = dict(steps=args.steps, seed=args.seed, eval_episodes=args.eval_episodes, eval_every=args.eval_every, batch_size=args.batch_size)
+    train_cfg, agent_cfg = config.resolve(args.agent, args.dataset, preset, train_overrides, config.parse_sets(args.set), pixels=pixels)
+    train(train_cfg, agent_cfg, run_dir=args.run_dir, dataset_dir=args.dataset_dir, resume=args.resume, progress=not args.quiet)
+    return 0
+
+
+def cmd_evaluate(args) -> int:
+    from gcrl.policy import Policy, load_run
+    from gcrl.train import env_name_for, run_evaluation
+
+    train_cfg, spec, agent, state = load_run(args.run_dir)
+    env_name = env_name_for(train_cfg.dataset)
+    if env_name is None:
+        raise GcrlError(f"{args.run_dir} was trained on a file ({train_cfg.dataset}); there is no OGBench environment to evaluate in.")
+    policy = Policy(agent, state.params, spec, args.temperature, seed=args.seed)
+    run_evaluation(policy, env_name, args.episodes, args.seed, args.run_dir, int(state.step), progress=not args.quiet)
+    console.print(f"Results in {args.run_dir}/eval/")
+    return 0
+
+
 # ---- parser ----------------------------------------------------------------------------------
 
 def build_parser() -> argparse.ArgumentParser:
@@ -107,6 +142,36 @@ def build_parser() -> argparse.ArgumentParser:
     lst = dsub.add_parser("list", help="list OGBench dataset names and which are on disk")
     _add_dataset_dir(lst)
     lst.set_defaults(func=cmd_datasets_list)
+
+    tr = sub.add_parser(
+        "train",
+        help="train an agent (no arguments: SAW on pointmaze-medium-navigate-v0)",
+        description="Train an agent on a dataset, evaluate it on OGBench's five tasks, and save the run.",
+    )
+    from gcrl.agents import AGENTS
+
+    tr.add_argument("--agent", default="saw", choices=sorted(AGENTS), help="algorithm (default saw)")
+    tr.add_argument("--dataset", default=DEFAULT_DATASET, help=f"OGBench dataset name or .npz path (default {DEFAULT_DATASET})")
+    _add_dataset_dir(tr)
+    tr.add_argument("--preset", choices=("cpu", "paper"), help="network and batch sizes: cpu (2x256, batch 256) or paper (3x512, batch 1024, 1M updates); default: cpu without a GPU, paper with one")
+    tr.add_argument("--steps", type=int, help="number of updates (default: the preset's; cpu 50,000)")
+    tr.add_argument("--batch-size", type=int, help="batch size (default: the preset's)")
+    tr.add_argument("--eval-episodes", type=int, help="evaluation episodes per task (default 50; 0 skips evaluation)")
+    tr.add_argument("--eval-every", type=int, help="evaluate every N updates (default: the preset's; 0 = only at the end)")
+    tr.add_argument("--run-dir", help="where the run is saved (default runs/DATASET/AGENT-seedS-TIME)")
+    tr.add_argument("--seed", type=int, help="random seed (default 0)")
+    tr.add_argument("--resume", action="store_true", help="continue the run in --run-dir (default: the latest run of this agent, dataset and seed) from its last checkpoint")
+    tr.add_argument("--set", action="append", metavar="KEY=VALUE", help="override any agent or training setting, e.g. --set alpha=10 --set hidden=512,512; repeatable")
+    tr.add_argument("--quiet", action="store_true", help="no progress bars")
+    tr.set_defaults(func=cmd_train)
+
+    ev = sub.add_parser("evaluate", help="evaluate a trained run on OGBench's five tasks")
+    ev.add_argument("run_dir", help="a run directory made by gcrl train")
+    ev.add_argument("--episodes", type=int, default=50, help="episodes per task (default 50)")
+    ev.add_argument("--seed", type=int, default=0, help="evaluation seed (default 0)")
+    ev.add_argument("--temperature", type=float, default=0.0, help="0 acts with the mode (default); > 0 samples")
+    ev.add_argument("--quiet", action="store_true", help="no progress bars")
+    ev.set_defaults(func=cmd_evaluate)
     return parser
 
 

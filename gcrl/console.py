@@ -14,7 +14,7 @@ err_console = Console(stderr=True)
 class Reporter:
     """Progress of long work: done/total, rate, elapsed and ETA. Silent when disabled."""
 
-    def __init__(self, description: str, total: int, unit: str = "steps", enabled: bool = True):
+    def __init__(self, description: str, total: int, unit: str = "steps", enabled: bool = True, start: int = 0):
         self._bar = None
         if not enabled:
             return
@@ -32,7 +32,7 @@ class Reporter:
             refresh_per_second=4 if sys.stderr.isatty() else 0.2,
         )
         self._unit = unit
-        self._task = self._bar.add_task(description, total=total, rate="")
+        self._task = self._bar.add_task(description, total=total, completed=start, rate="")
         self._bar.start()
 
     def advance(self, n: int = 1, **fields) -> None:

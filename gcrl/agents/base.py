@@ -1,0 +1,121 @@
+"""What every agent provides to the training loop, and the pieces agents share.
+
+An agent is a small set of pure functions over pytrees: `init` makes parameters, each loss group
+maps (params, target_params, batch, key) to (loss, metrics), and `act` maps (params, observations,
+goals, key, temperature) to actions. The loop jits, scans and vmaps them without the agent knowing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field, fields
+from typing import Any, NamedTuple
+
+import jax
+import jax.numpy as jnp
+
+from gcrl.data.sampling import GoalMix, SamplerConfig
+
+MAX_WEIGHT = 100.0  # every exponential weight is clipped here
+
+
+class DataSpec(NamedTuple):
+    """What an agent needs to know about the data to build its networks."""
+
+    observation_shape: tuple[int, ...]
+    pixels: bool
+    action_dim: int  # number of actions when discrete
+    discrete: bool
+
+
+class LossGroup(NamedTuple):
+    """A loss and the parameter subtrees its own optimiser updates."""
+
+    name: str
+    keys: tuple[str, ...]
+    loss: Callable  # (params, target_params, batch, key) -> (loss, metrics)
+
+
+@dataclass(frozen=True)
+class Agent:
+    name: str
+    config: Any
+    init: Callable  # (key) -> params dict
+    groups: tuple[LossGroup, ...]
+    act: Callable  # (params, observations, goals, key, temperature) -> actions
+    sampler: SamplerConfig
+    target_keys: tuple[str, ...] = ()  # parameter subtrees with Polyak-averaged targets
+    tau: float = 0.005
+    parts: dict = field(default_factory=dict)  # extra pure functions, e.g. a low level's 'reach'
+
+
+def exp_weight(advantage, temperature: float):
+    """exp(temperature * advantage), clipped at 100, under stop-gradient."""
+    return jnp.minimum(jnp.exp(temperature * jax.lax.stop_gradient(advantage)), MAX_WEIGHT)
+
+
+def expectile_weight(advantage, expectile: float):
+    """|tau - 1(adv < 0)|."""
+    return jnp.where(advantage >= 0, expectile, 1.0 - expectile)
+
+
+def gcivl_value_loss(values, target_values, next_target_values, rewards, masks, discount: float, expectile: float):
+    """Action-free IQL value loss (GCIVL). values, target_values, next_target_values: [2, B].
+
+    adv = r + gamma m min_i V'_i(s', g) - mean_i V'_i(s, g)
+    loss = sum_i E[ |tau - 1(adv < 0)| (r + gamma m V'_i(s', g) - V_i(s, g))^2 ]
+    """
+    adv = rewards + discount * masks * next_target_values.min(0) - target_values.mean(0)
+    q = rewards + discount * masks * next_target_values
+    weight = expectile_weight(adv, expectile)
+    loss = (weight * (q - values) ** 2).mean(axis=1).sum()
+    metrics = {"value/loss": loss, "value/v_mean": values.mean(), "value/adv_mean": adv.mean()}
+    return loss, metrics
+
+
+def weighted_log_likelihood_loss(dist, actions, weights):
+    """-E[w log pi(a | ...)]."""
+    return -(weights * dist.log_prob(actions)).mean()
+
+
+def clip_actions(actions, discrete: bool):
+    return actions if discrete else jnp.clip(actions, -1.0, 1.0)
+
+
+def choose(dist, key, temperature, discrete: bool):
+    """The mode at temperature 0, else a sample at that temperature; continuous actions clipped."""
+    sampled = dist.sample(key, temperature)
+    actions = jnp.where(temperature > 0, sampled, dist.mode())
+    return clip_actions(actions, discrete)
+
+
+def actor_goal_sampler(config) -> SamplerConfig:
+    """The sampler every agent here uses: OGBench's value and actor goal mixtures."""
+    return SamplerConfig(
+        discount=config.discount,
+        value_goals=GoalMix(config.value_p_cur, config.value_p_traj, config.value_p_random, geometric=True),
+        actor_goals=GoalMix(0.0, 1.0, 0.0, geometric=False),
+        subgoal_steps=getattr(config, "subgoal_steps", 1),
+        frame_stack=config.frame_stack,
+        p_aug=config.p_aug,
+    )
+
+
+def config_fields(config_cls) -> dict[str, Any]:
+    return {f.name: f for f in fields(config_cls)}
+
+
+@dataclass(frozen=True)
+class CommonConfig:
+    """Settings every agent shares; the defaults are the paper configuration for state tasks."""
+
+    hidden: tuple[int, ...] = (512, 512, 512)
+    layer_norm: bool = True
+    lr: float = 3e-4
+    discount: float = 0.99
+    value_p_cur: float = 0.2
+    value_p_traj: float = 0.5
+    value_p_random: float = 0.3
+    encoder: str | None = None  # 'impala_small' for pixels
+    frame_stack: int = 1
+    p_aug: float = 0.0  # random-crop probability per batch (pixels)

@@ -1,0 +1,42 @@
+"""GCBC: goal-conditioned behaviour cloning, maximise log pi(a | s, g)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import jax.numpy as jnp
+
+from gcrl.agents.base import Agent, CommonConfig, DataSpec, LossGroup, actor_goal_sampler, choose
+from gcrl.nets.heads import Actor
+
+
+@dataclass(frozen=True)
+class Config(CommonConfig):
+    pass
+
+
+def make(config: Config, spec: DataSpec) -> Agent:
+    actor = Actor(config.hidden, spec.action_dim, discrete=spec.discrete, layer_norm=config.layer_norm, encoder=config.encoder)
+    example = jnp.zeros((1, *spec.observation_shape), jnp.uint8 if spec.pixels else jnp.float32)
+
+    def init(key):
+        return {"actor": actor.init(key, (example, example))}
+
+    def loss(params, target_params, batch, key):
+        dist = actor.apply(params["actor"], (batch["observations"], batch["actor_goals"]))
+        log_prob = dist.log_prob(batch["actions"])
+        loss = -log_prob.mean()
+        return loss, {"actor/loss": loss, "actor/log_prob": log_prob.mean()}
+
+    def act(params, observations, goals, key, temperature=0.0):
+        return choose(actor.apply(params["actor"], (observations, goals)), key, temperature, spec.discrete)
+
+    return Agent(
+        name="gcbc",
+        config=config,
+        init=init,
+        groups=(LossGroup("all", ("actor",), loss),),
+        act=act,
+        sampler=actor_goal_sampler(config),
+    )
+

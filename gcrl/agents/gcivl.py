@@ -1,0 +1,63 @@
+"""GCIVL: action-free IQL value learning with an AWR policy,
+weight exp(alpha (V(s', g) - V(s, g))) clipped at 100."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import jax
+
+from gcrl.agents.base import Agent, CommonConfig, DataSpec, LossGroup, actor_goal_sampler, choose, exp_weight
+from gcrl.agents.values import GoalValue
+from gcrl.nets.heads import Actor
+
+
+@dataclass(frozen=True)
+class Config(CommonConfig):
+    expectile: float = 0.7
+    alpha: float = 10.0
+    goal_rep: bool = False  # value on phi(s, g) (as HIQL and SAW) instead of concat(s, g)
+    rep_dim: int = 10
+
+
+def awr_policy_loss(actor, value: GoalValue, params, batch, alpha: float, discrete: bool = False):
+    """-E[exp(alpha (V(s', g) - V(s, g))) log pi(a | s, g)], g the actor goal, V under stop-gradient.
+
+    Also returns V(s, g), which SAW reuses for its waypoint advantage."""
+    s, g = batch["observations"], batch["actor_goals"]
+    v = value.mean(params, s, g)
+    advantage = value.mean(params, batch["next_observations"], g) - v
+    weights = exp_weight(advantage, alpha)
+    dist = actor.apply(params["actor"], (s, g))
+    log_prob = dist.log_prob(batch["actions"])
+    loss = -(weights * log_prob).mean()
+    metrics = {"actor/awr_loss": loss, "actor/adv": advantage.mean(), "actor/weight": weights.mean(), "actor/log_prob": log_prob.mean()}
+    return loss, metrics, jax.lax.stop_gradient(v), dist
+
+
+def make(config: Config, spec: DataSpec) -> Agent:
+    value = GoalValue(config, spec, goal_rep=config.goal_rep, rep_dim=config.rep_dim)
+    actor = Actor(config.hidden, spec.action_dim, discrete=spec.discrete, layer_norm=config.layer_norm, encoder=config.encoder)
+
+    def init(key):
+        k_value, k_actor = jax.random.split(key)
+        return {**value.init(k_value), "actor": actor.init(k_actor, (value.example, value.example))}
+
+    def loss(params, target_params, batch, key):
+        value_loss, value_metrics = value.loss(params, target_params, batch, config.discount, config.expectile)
+        actor_loss, actor_metrics, _, _ = awr_policy_loss(actor, value, params, batch, config.alpha)
+        return value_loss + actor_loss, {**value_metrics, **actor_metrics}
+
+    def act(params, observations, goals, key, temperature=0.0):
+        return choose(actor.apply(params["actor"], (observations, goals)), key, temperature, spec.discrete)
+
+    return Agent(
+        name="gcivl",
+        config=config,
+        init=init,
+        groups=(LossGroup("all", (*value.keys, "actor"), loss),),
+        act=act,
+        sampler=actor_goal_sampler(config),
+        target_keys=value.keys,
+    )
+

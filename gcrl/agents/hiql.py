@@ -1,0 +1,109 @@
+"""HIQL: a high-level policy over subgoal representations and a low-level policy that reaches them.
+
+- Value: GCIVL on phi(s, g).
+- High policy pi_h(z | s, g) regresses z = phi(s, w), w the k-step waypoint towards g, weighted
+  by exp(alpha_h (V(w, g) - V(s, g))).
+- Low policy pi_l(a | s, phi(s, w_k)), w_k the k-step subgoal, weighted by
+  exp(alpha_l (V(s', w_k) - V(s, w_k))); its gradient also trains phi.
+- Acting: z from pi_h (mode at temperature 0), renormalised to norm sqrt(dim), then a from pi_l.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import jax
+
+from gcrl.agents.base import Agent, CommonConfig, DataSpec, LossGroup, actor_goal_sampler, choose, exp_weight
+from gcrl.agents.values import GoalValue
+from gcrl.nets.heads import Actor
+from gcrl.nets.layers import length_normalize
+
+
+@dataclass(frozen=True)
+class Config(CommonConfig):
+    expectile: float = 0.7
+    high_alpha: float = 3.0
+    low_alpha: float = 3.0
+    subgoal_steps: int = 25
+    rep_dim: int = 10
+    low_actor_rep_grad: bool = True  # the low policy's gradient trains phi
+
+
+class HiqlNetworks:
+    """HIQL's parts, exposed so that hierarchical execution can use each level on its own."""
+
+    def __init__(self, config: Config, spec: DataSpec):
+        self.config, self.spec = config, spec
+        self.value = GoalValue(config, spec, goal_rep=True, rep_dim=config.rep_dim)
+        self.high = Actor(config.hidden, config.rep_dim, layer_norm=config.layer_norm, encoder=config.encoder)
+        self.low = Actor(config.hidden, spec.action_dim, discrete=spec.discrete, layer_norm=config.layer_norm, encoder=config.encoder)
+
+    def init(self, key):
+        k_value, k_high, k_low = jax.random.split(key, 3)
+        example = self.value.example
+        params = self.value.init(k_value)
+        params["high_actor"] = self.high.init(k_high, (example, example))
+        params["low_actor"] = self.low.init(k_low, (example,), (jax.numpy.zeros((1, self.config.rep_dim)),))
+        return params
+
+    def subgoal(self, params, observations, goals, key, temperature=0.0):
+        """The high level's subgoal representation z, renormalised."""
+        dist = self.high.apply(params["high_actor"], (observations, goals))
+        z = jax.numpy.where(temperature > 0, dist.sample(key, temperature), dist.mode())
+        return length_normalize(z)
+
+    def low_dist(self, params, observations, subgoal_rep):
+        return self.low.apply(params["low_actor"], (observations,), (subgoal_rep,))
+
+    def reach(self, params, observations, subgoal_observations, key, temperature=0.0):
+        """The low level acting towards a subgoal given as an observation."""
+        z = self.value.phi(params, observations, subgoal_observations)
+        return choose(self.low_dist(params, observations, z), key, temperature, self.spec.discrete)
+
+
+def make(config: Config, spec: DataSpec) -> Agent:
+    nets = HiqlNetworks(config, spec)
+    value = nets.value
+
+    def loss(params, target_params, batch, key):
+        value_loss, metrics = value.loss(params, target_params, batch, config.discount, config.expectile)
+        s = batch["observations"]
+
+        # Low level: reach the k-step subgoal.
+        w = batch["subgoals"]
+        low_weights = exp_weight(value.mean(params, batch["next_observations"], w) - value.mean(params, s, w), config.low_alpha)
+        rep = value.phi(params, s, w)
+        if not config.low_actor_rep_grad:
+            rep = jax.lax.stop_gradient(rep)
+        low_log_prob = nets.low_dist(params, s, rep).log_prob(batch["actions"])
+        low_loss = -(low_weights * low_log_prob).mean()
+
+        # High level: predict the representation of the waypoint towards g.
+        g, waypoint = batch["actor_goals"], batch["waypoints"]
+        high_weights = exp_weight(value.mean(params, waypoint, g) - value.mean(params, s, g), config.high_alpha)
+        target = jax.lax.stop_gradient(value.phi(params, s, waypoint))
+        high_log_prob = nets.high.apply(params["high_actor"], (s, g)).log_prob(target)
+        high_loss = -(high_weights * high_log_prob).mean()
+
+        metrics.update({
+            "low_actor/loss": low_loss, "low_actor/weight": low_weights.mean(), "low_actor/log_prob": low_log_prob.mean(),
+            "high_actor/loss": high_loss, "high_actor/weight": high_weights.mean(), "high_actor/log_prob": high_log_prob.mean(),
+        })  # fmt: skip
+        return value_loss + low_loss + high_loss, metrics
+
+    def act(params, observations, goals, key, temperature=0.0):
+        k_high, k_low = jax.random.split(key)
+        z = nets.subgoal(params, observations, goals, k_high, temperature)
+        return choose(nets.low_dist(params, observations, z), k_low, temperature, spec.discrete)
+
+    return Agent(
+        name="hiql",
+        config=config,
+        init=nets.init,
+        groups=(LossGroup("all", (*value.keys, "high_actor", "low_actor"), loss),),
+        act=act,
+        sampler=actor_goal_sampler(config),
+        target_keys=value.keys,
+        parts={"reach": nets.reach, "subgoal": nets.subgoal},
+    )

@@ -1,0 +1,130 @@
+"""SAW: Subgoal Advantage-Weighted policy bootstrapping (Zhou & Kao, NeurIPS 2025).
+
+One flat policy pi(a | s, g), bootstrapped on a subgoal-conditioned subpolicy pi_sub(a | s, w):
+
+1. Value V: GCIVL on phi(s, g).
+2. Subpolicy, w = s_{t+k}: AWR with weight exp(alpha_sub (V(s', w) - V(s, w))).
+3. Flat policy, w = the k-step waypoint towards g:
+     loss = -E[exp(alpha A(s, a, g)) log pi(a | s, g)]
+            + E[exp(beta (V(w, g) - V(s, g))) D(pi_sub(. | s, w), pi(. | s, g))],
+   A(s, a, g) = V(s', g) - V(s, g). With constant std, D is the squared distance between the means
+   (subpolicy under stop-gradient); with learned std (or discrete actions), a KL whose direction
+   is a setting. beta = 0 switches the bootstrap term off: GCIVL + AWR exactly.
+
+Schedules: 'joint' (the published code: one summed loss, one optimiser step) or 'sequential'
+(the paper's Algorithm 1: each update steps the value, then the subpolicy, then the policy, each
+with its own optimiser and each seeing the parts updated before it).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import jax
+import jax.numpy as jnp
+
+from gcrl.agents.base import Agent, CommonConfig, DataSpec, LossGroup, actor_goal_sampler, choose, exp_weight
+from gcrl.agents.gcivl import awr_policy_loss
+from gcrl.agents.values import GoalValue
+from gcrl.errors import GcrlError
+from gcrl.nets.heads import Actor
+
+KL_DIRECTIONS = ("sub_to_policy", "policy_to_sub")  # KL(pi_sub || pi) as the published code, or KL(pi || pi_sub)
+SCHEDULES = ("joint", "sequential")
+
+
+@dataclass(frozen=True)
+class Config(CommonConfig):
+    expectile: float = 0.7
+    alpha: float = 3.0  # one-step advantage temperature of the flat policy
+    beta: float = 3.0  # waypoint advantage temperature of the bootstrap term
+    alpha_sub: float = 3.0  # subpolicy AWR temperature
+    subgoal_steps: int = 25
+    rep_dim: int = 10
+    const_std: bool = True
+    kl_direction: str = "sub_to_policy"
+    schedule: str = "joint"
+
+    def __post_init__(self):
+        if self.kl_direction not in KL_DIRECTIONS:
+            raise GcrlError(f"saw: kl_direction must be one of {', '.join(KL_DIRECTIONS)}, got '{self.kl_direction}'.")
+        if self.schedule not in SCHEDULES:
+            raise GcrlError(f"saw: schedule must be one of {', '.join(SCHEDULES)}, got '{self.schedule}'.")
+        if self.beta < 0:
+            raise GcrlError(f"saw: beta must be >= 0, got {self.beta}.")
+
+
+def divergence(sub, policy, const_std: bool, direction: str):
+    """D(pi_sub, pi) per sample; `sub` is already under stop-gradient."""
+    if const_std and hasattr(sub, "mean"):
+        return jnp.sum((sub.mean - policy.mean) ** 2, axis=-1)
+    return sub.kl(policy) if direction == "sub_to_policy" else policy.kl(sub)
+
+
+def make(config: Config, spec: DataSpec) -> Agent:
+    value = GoalValue(config, spec, goal_rep=True, rep_dim=config.rep_dim)
+    actor_kwargs = dict(discrete=spec.discrete, const_std=config.const_std, layer_norm=config.layer_norm, encoder=config.encoder)
+    actor = Actor(config.hidden, spec.action_dim, **actor_kwargs)
+    subpolicy = Actor(config.hidden, spec.action_dim, **actor_kwargs)
+
+    def init(key):
+        k_value, k_sub, k_actor = jax.random.split(key, 3)
+        pair = (value.example, value.example)
+        return {**value.init(k_value), "subpolicy": subpolicy.init(k_sub, pair), "actor": actor.init(k_actor, pair)}
+
+    def value_loss(params, target_params, batch, key):
+        return value.loss(params, target_params, batch, config.discount, config.expectile)
+
+    def subpolicy_loss(params, target_params, batch, key):
+        s, w = batch["observations"], batch["subgoals"]
+        weights = exp_weight(value.mean(params, batch["next_observations"], w) - value.mean(params, s, w), config.alpha_sub)
+        log_prob = subpolicy.apply(params["subpolicy"], (s, w)).log_prob(batch["actions"])
+        loss = -(weights * log_prob).mean()
+        return loss, {"subpolicy/loss": loss, "subpolicy/weight": weights.mean(), "subpolicy/log_prob": log_prob.mean()}
+
+    def policy_loss(params, target_params, batch, key):
+        loss, metrics, v, dist = awr_policy_loss(actor, value, params, batch, config.alpha)
+        if config.beta > 0:
+            s, g, w = batch["observations"], batch["actor_goals"], batch["waypoints"]
+            weights = exp_weight(value.mean(params, w, g) - v, config.beta)
+            sub = jax.lax.stop_gradient(subpolicy.apply(params["subpolicy"], (s, w)))
+            d = divergence(sub, dist, config.const_std, config.kl_direction)
+            bootstrap = (weights * d).mean()
+            metrics.update({"actor/bootstrap_loss": bootstrap, "actor/waypoint_weight": weights.mean(), "actor/divergence": d.mean()})
+            loss = loss + bootstrap
+        metrics["actor/loss"] = loss
+        return loss, metrics
+
+    def joint_loss(params, target_params, batch, key):
+        total, metrics = 0.0, {}
+        for part in (value_loss, subpolicy_loss, policy_loss):
+            loss, part_metrics = part(params, target_params, batch, key)
+            total, metrics = total + loss, {**metrics, **part_metrics}
+        return total, metrics
+
+    if config.schedule == "joint":
+        groups = (LossGroup("all", (*value.keys, "subpolicy", "actor"), joint_loss),)
+    else:
+        groups = (
+            LossGroup("value", value.keys, value_loss),
+            LossGroup("subpolicy", ("subpolicy",), subpolicy_loss),
+            LossGroup("actor", ("actor",), policy_loss),
+        )
+
+    def act(params, observations, goals, key, temperature=0.0):
+        return choose(actor.apply(params["actor"], (observations, goals)), key, temperature, spec.discrete)
+
+    def act_sub(params, observations, subgoals, key, temperature=0.0):
+        """The subpolicy acting towards a nearby subgoal (for hierarchical execution)."""
+        return choose(subpolicy.apply(params["subpolicy"], (observations, subgoals)), key, temperature, spec.discrete)
+
+    return Agent(
+        name="saw",
+        config=config,
+        init=init,
+        groups=groups,
+        act=act,
+        sampler=actor_goal_sampler(config),
+        target_keys=value.keys,
+        parts={"reach": act_sub},
+    )

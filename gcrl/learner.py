@@ -1,0 +1,100 @@
+"""The update, generic over agents: sample on the device, step each loss group's optimiser, move
+the Polyak targets. `make_train_chunk` fuses many updates into one jitted `lax.scan`."""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+import optax
+
+from gcrl.agents.base import Agent
+from gcrl.data.sampling import DeviceData, sample_batch
+
+
+class TrainState(NamedTuple):
+    params: dict
+    target_params: dict
+    opt_state: dict  # loss-group name -> optimiser state
+    step: jax.Array
+    key: jax.Array
+
+
+def optimizer(agent: Agent) -> optax.GradientTransformation:
+    return optax.adam(agent.config.lr)
+
+
+def init_state(agent: Agent, key) -> TrainState:
+    k_init, k_run = jax.random.split(key)
+    params = agent.init(k_init)
+    tx = optimizer(agent)
+    opt_state = {g.name: tx.init({k: params[k] for k in g.keys}) for g in agent.groups}
+    targets = {k: jax.tree_util.tree_map(jnp.copy, params[k]) for k in agent.target_keys}  # own buffers: the state is donated
+    return TrainState(params, targets, opt_state, jnp.zeros((), jnp.int32), k_run)
+
+
+def apply_update(agent: Agent, state: TrainState, batch: dict, key) -> tuple[TrainState, dict]:
+    """One update on a given batch: each loss group takes a gradient step on its own parameters, in
+    order, seeing the groups updated before it; then the targets move by tau."""
+    tx = optimizer(agent)
+    params, opt_state, metrics = state.params, dict(state.opt_state), {}
+    for group in agent.groups:
+        own = {k: params[k] for k in group.keys}
+
+        def group_loss(own_params, params=params, group=group):
+            return group.loss({**params, **own_params}, state.target_params, batch, key)
+
+        (loss, info), grads = jax.value_and_grad(group_loss, has_aux=True)(own)
+        updates, opt_state[group.name] = tx.update(grads, opt_state[group.name], own)
+        params = {**params, **optax.apply_updates(own, updates)}
+        metrics.update(info)
+        metrics[f"loss/{group.name}"] = loss
+    targets = {
+        k: jax.tree_util.tree_map(lambda p, t: agent.tau * p + (1.0 - agent.tau) * t, params[k], state.target_params[k])
+        for k in agent.target_keys
+    }
+    return TrainState(params, targets, opt_state, state.step + 1, state.key), metrics
+
+
+def update(agent: Agent, state: TrainState, data: DeviceData, batch_size: int) -> tuple[TrainState, dict]:
+    """Sample a batch on the device and apply one update."""
+    key, k_batch, k_loss = jax.random.split(state.key, 3)
+    batch = sample_batch(data, k_batch, batch_size, agent.sampler)
+    new_state, metrics = apply_update(agent, state._replace(key=key), batch, k_loss)
+    return new_state, metrics
+
+
+def make_train_chunk(agent: Agent, batch_size: int, num_updates: int):
+    """A jitted function (state, data) -> (state, metrics averaged over `num_updates` updates)."""
+
+    def chunk(state: TrainState, data: DeviceData):
+        def body(s, _):
+            return update(agent, s, data, batch_size)
+
+        state, metrics = jax.lax.scan(body, state, None, length=num_updates)
+        return state, jax.tree_util.tree_map(jnp.mean, metrics)
+
+    return jax.jit(chunk, donate_argnums=0)
+
+
+def make_loss_eval(agent: Agent, batch_size: int):
+    """A jitted function (state, data, key) -> metrics of every loss group on one batch, no update
+    (validation losses)."""
+
+    def evaluate(state: TrainState, data: DeviceData, key):
+        k_batch, k_loss = jax.random.split(key)
+        batch = sample_batch(data, k_batch, batch_size, agent.sampler)
+        metrics = {}
+        for group in agent.groups:
+            loss, info = group.loss(state.params, state.target_params, batch, k_loss)
+            metrics.update(info)
+            metrics[f"loss/{group.name}"] = loss
+        return metrics
+
+    return jax.jit(evaluate)
+
+
+def make_act(agent: Agent):
+    """A jitted policy: (params, observations, goals, key, temperature) -> actions."""
+    return jax.jit(agent.act)

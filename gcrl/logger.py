@@ -1,0 +1,46 @@
+"""Metrics to CSV and TensorBoard event files in the run directory."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+
+class MetricsLogger:
+    """Appends one CSV row per call (columns fixed by the first row) and writes TensorBoard scalars."""
+
+    def __init__(self, run_dir: Path, filename: str = "metrics.csv", tensorboard: bool = True):
+        self.path = Path(run_dir) / filename
+        self._columns: list[str] | None = None
+        if self.path.exists() and self.path.stat().st_size > 0:
+            with open(self.path, newline="") as f:
+                self._columns = next(csv.reader(f), None)
+        self._tb = None
+        if tensorboard:
+            from tensorboardX import SummaryWriter
+
+            self._tb = SummaryWriter(str(run_dir), flush_secs=30)
+
+    def log(self, step: int, metrics: dict[str, float]) -> None:
+        row = {"step": int(step), **{k: float(v) for k, v in metrics.items()}}
+        new_file = self._columns is None
+        if new_file:
+            self._columns = list(row)
+        with open(self.path, "a", newline="") as f:
+            writer = csv.DictWriter(f, fieldnames=self._columns, extrasaction="ignore")
+            if new_file:
+                writer.writeheader()
+            writer.writerow(row)
+        if self._tb is not None:
+            for key, value in row.items():
+                if key != "step":
+                    self._tb.add_scalar(key, value, step)
+
+    def close(self) -> None:
+        if self._tb is not None:
+            self._tb.close()
+
+
+def read_csv(path: Path) -> list[dict[str, float]]:
+    with open(path, newline="") as f:
+        return [{k: float(v) for k, v in row.items() if v != ""} for row in csv.DictReader(f)]

@@ -1,0 +1,1 @@
+"""Networks: MLPs, pixel encoders, and the value, actor and goal-representation heads."""

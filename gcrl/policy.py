@@ -1,0 +1,61 @@
+"""Trained runs as objects: rebuild the agent from a run directory and act with it.
+
+    policy = gcrl.load_policy("runs/...")
+    action = policy(observation, goal)          # one observation, or a batch
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import jax
+import numpy as np
+
+from gcrl import agents, checkpoint, config
+from gcrl.agents.base import Agent, DataSpec
+from gcrl.errors import GcrlError
+from gcrl.learner import TrainState, init_state
+
+SPEC_FILE = "spec.json"
+
+
+def save_spec(run_dir: Path, spec: DataSpec) -> None:
+    (Path(run_dir) / SPEC_FILE).write_text(json.dumps(spec._asdict()))
+
+
+def load_run(run_dir) -> tuple[config.TrainConfig, object, Agent, TrainState]:
+    run_dir = Path(run_dir).expanduser()
+    if not (run_dir / "config.json").exists():
+        raise GcrlError(f"{run_dir} is not a gcrl run directory (no config.json).")
+    train_cfg, agent_cfg = config.from_json((run_dir / "config.json").read_text())
+    raw = json.loads((run_dir / SPEC_FILE).read_text())
+    spec = DataSpec(tuple(raw["observation_shape"]), raw["pixels"], raw["action_dim"], raw["discrete"])
+    agent = agents.get(train_cfg.agent).make(agent_cfg, spec)
+    template = init_state(agent, jax.random.PRNGKey(0))
+    return train_cfg, spec, agent, checkpoint.restore(run_dir, template)
+
+
+class Policy:
+    """A goal-conditioned policy: policy(observation, goal) -> action, batched or not."""
+
+    def __init__(self, agent: Agent, params, spec: DataSpec, temperature: float = 0.0, seed: int = 0):
+        self.agent, self.params, self.spec = agent, params, spec
+        self.temperature = temperature
+        self._act = jax.jit(agent.act)
+        self._key = jax.random.PRNGKey(seed)
+
+    def __call__(self, observation, goal) -> np.ndarray:
+        obs, goal = np.asarray(observation), np.asarray(goal)
+        single = obs.ndim == len(self.spec.observation_shape)
+        if single:
+            obs, goal = obs[None], goal[None]
+        self._key, key = jax.random.split(self._key)
+        actions = np.asarray(self._act(self.params, obs, goal, key, self.temperature))
+        return actions[0] if single else actions
+
+
+def load_policy(run_dir, temperature: float = 0.0, seed: int = 0) -> Policy:
+    """The trained policy of a run directory (its last checkpoint)."""
+    _, spec, agent, state = load_run(run_dir)
+    return Policy(agent, state.params, spec, temperature, seed)

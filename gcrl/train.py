@@ -1,0 +1,230 @@
+"""The one training loop, generic over agents.
+
+Updates run in jitted chunks of `log_every` updates (one `lax.scan`, batches sampled on the
+device); between chunks the loop logs train and validation losses, evaluates every `eval_every`
+updates, checkpoints, and updates the progress bar. Ctrl-C stops after the current chunk, saves,
+and exits cleanly (a second Ctrl-C aborts; the last checkpoint stays).
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import time
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+import jax
+
+from gcrl import agents, checkpoint
+from gcrl.agents.base import DataSpec
+from gcrl.config import TrainConfig, from_json, to_json
+from gcrl.console import Reporter, console
+from gcrl.data import load, names, sampling
+from gcrl.data.dataset import Dataset
+from gcrl.errors import GcrlError
+from gcrl.learner import init_state, make_loss_eval, make_train_chunk
+from gcrl.logger import MetricsLogger
+from gcrl.policy import Policy, save_spec
+
+
+def default_run_dir(train_cfg: TrainConfig, root: str = "runs") -> Path:
+    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+    return Path(root) / _dataset_label(train_cfg.dataset) / f"{train_cfg.agent}-seed{train_cfg.seed}-{stamp}"
+
+
+def latest_run_dir(train_cfg: TrainConfig, root: str = "runs") -> Path | None:
+    parent = Path(root) / _dataset_label(train_cfg.dataset)
+    candidates = sorted(parent.glob(f"{train_cfg.agent}-seed{train_cfg.seed}-*")) if parent.exists() else []
+    return candidates[-1] if candidates else None
+
+
+def _dataset_label(dataset: str) -> str:
+    return Path(dataset).stem if load.is_path(dataset) else dataset
+
+
+def data_spec(dataset: Dataset) -> DataSpec:
+    discrete = dataset.discrete_actions
+    action_dim = int(dataset.actions.max()) + 1 if discrete else int(dataset.actions.shape[-1])
+    return DataSpec(tuple(dataset.observations.shape[1:]), dataset.pixels, action_dim, discrete)
+
+
+def load_data(dataset: str, dataset_dir=None, progress: bool = True) -> tuple[Dataset, Dataset | None]:
+    """Train and validation splits; a generatable pointmaze dataset that is missing is generated."""
+    if not load.is_path(dataset) and names.parse(dataset).generatable:
+        directory = load.dataset_dir(dataset_dir)
+        if not all(p.exists() for p in load.split_paths(dataset, directory)):
+            from gcrl.data.generate import generate
+
+            console.print(f"{dataset} is not in {directory}: generating it locally (OGBench's protocol).")
+            generate(dataset, directory, progress=progress)
+    return load.load_splits(dataset, dataset_dir)
+
+
+def env_name_for(dataset: str) -> str | None:
+    """The evaluation environment of an OGBench dataset; None for a user's file."""
+    return None if load.is_path(dataset) else names.parse(dataset).env_name
+
+
+@dataclass
+class Timings:
+    load_s: float = 0.0
+    compile_s: float = 0.0
+    train_s: float = 0.0
+    eval_s: float = 0.0
+    updates: int = 0
+    extra: dict = field(default_factory=dict)
+
+    def as_dict(self) -> dict:
+        rate = self.updates / self.train_s if self.train_s else 0.0
+        return {"load_s": self.load_s, "compile_s": self.compile_s, "train_s": self.train_s, "eval_s": self.eval_s,
+                "updates": self.updates, "updates_per_s": rate, **self.extra}  # fmt: skip
+
+
+class _StopFlag:
+    """First Ctrl-C: finish the chunk, save, exit. Second: abort at once."""
+
+    def __init__(self):
+        self.requested = False
+
+    def __enter__(self):
+        self._previous = signal.signal(signal.SIGINT, self._handle)
+        return self
+
+    def _handle(self, signum, frame):
+        if self.requested:
+            raise KeyboardInterrupt
+        self.requested = True
+        console.print("\n[yellow]Stopping after this chunk of updates and saving (Ctrl-C again to abort)...[/]")
+
+    def __exit__(self, *exc):
+        signal.signal(signal.SIGINT, self._previous)
+
+
+def run_evaluation(policy: Policy, env_name: str, episodes: int, seed: int, run_dir: Path, step: int, progress: bool, envs=None):
+    """Evaluate, save the result (JSON, and a maze picture for maze environments), print the table."""
+    from gcrl.evaluate import evaluate, success_table
+
+    result = evaluate(policy, env_name, episodes_per_task=episodes, seed=seed, progress=progress, envs=envs)
+    out = Path(run_dir) / "eval"
+    out.mkdir(exist_ok=True)
+    record = {"step": step, **result.to_dict()}
+    (out / f"step_{step:08d}.json").write_text(json.dumps(record, indent=2))
+    if result.tasks and result.tasks[0].trajectories:
+        from gcrl.plots import plot_maze
+
+        plot_maze(result, out / f"maze_step_{step:08d}.png")
+    console.print(success_table(result, title=f"{env_name}, {policy.agent.name}, step {step:,}"))
+    return result
+
+
+def train(train_cfg: TrainConfig, agent_cfg, run_dir: Path | None = None, dataset_dir=None, resume: bool = False, progress: bool = True) -> dict:
+    """Train (or resume) a run; returns its summary (also written to summary.json)."""
+    timings = Timings()
+    if resume:
+        run_dir = Path(run_dir) if run_dir else latest_run_dir(train_cfg)
+        if run_dir is None or not checkpoint.exists(run_dir):
+            raise GcrlError(f"--resume: no checkpoint found{f' in {run_dir}' if run_dir else ' for this agent, dataset and seed'}.")
+        saved_train, agent_cfg = from_json((run_dir / "config.json").read_text())
+        train_cfg = TrainConfig(**{**saved_train.__dict__, "steps": max(train_cfg.steps, saved_train.steps)})
+    else:
+        run_dir = Path(run_dir) if run_dir else default_run_dir(train_cfg)
+        if checkpoint.exists(run_dir):
+            raise GcrlError(f"{run_dir} already holds a run. Pass --resume to continue it, or choose another --run-dir.")
+    run_dir.mkdir(parents=True, exist_ok=True)
+
+    start = time.perf_counter()
+    train_set, val_set = load_data(train_cfg.dataset, dataset_dir, progress)
+    data, val_data = sampling.to_device(train_set), (sampling.to_device(val_set) if val_set is not None else None)
+    timings.load_s = time.perf_counter() - start
+    spec = data_spec(train_set)
+    agent = agents.get(train_cfg.agent).make(agent_cfg, spec)
+    (run_dir / "config.json").write_text(to_json(train_cfg, agent_cfg))
+    save_spec(run_dir, spec)
+
+    state = init_state(agent, jax.random.PRNGKey(train_cfg.seed))
+    if resume:
+        state = checkpoint.restore(run_dir, state)
+    step = int(state.step)
+    console.print(
+        f"[bold]{agent.name}[/] on [bold]{train_cfg.dataset}[/] ({train_set.num_transitions():,} transitions), "
+        f"preset {train_cfg.preset}, batch {train_cfg.batch_size}, hidden {agent_cfg.hidden}, {train_cfg.steps:,} updates "
+        f"on {jax.default_backend()}{f', resuming at {step:,}' if step else ''}\n  run directory: {run_dir}"
+    )
+
+    chunk_size = max(1, min(train_cfg.log_every, train_cfg.steps))
+    start = time.perf_counter()
+    chunk = make_train_chunk(agent, train_cfg.batch_size, chunk_size).lower(state, data).compile()
+    timings.compile_s = time.perf_counter() - start
+    tail_chunks: dict[int, object] = {}
+    val_loss = make_loss_eval(agent, train_cfg.batch_size)
+    val_key = jax.random.PRNGKey(train_cfg.seed + 1)
+
+    env_name = env_name_for(train_cfg.dataset)
+    envs = None
+    logger, eval_logger = MetricsLogger(run_dir), MetricsLogger(run_dir, "eval.csv", tensorboard=False)
+    reporter = Reporter("train", train_cfg.steps, "updates", enabled=progress, start=step)
+    result = None
+    try:
+        with _StopFlag() as stop:
+            while step < train_cfg.steps and not stop.requested:
+                n = min(chunk_size, train_cfg.steps - step)
+                fn = chunk if n == chunk_size else tail_chunks.setdefault(n, make_train_chunk(agent, train_cfg.batch_size, n))
+                t0 = time.perf_counter()
+                state, metrics = fn(state, data)
+                metrics = jax.device_get(metrics)
+                timings.train_s += time.perf_counter() - t0
+                timings.updates += n
+                previous, step = step, step + n
+                row = {f"train/{k}": v for k, v in metrics.items()}
+                if val_data is not None:
+                    val_key, key = jax.random.split(val_key)
+                    row.update({f"val/{k}": v for k, v in jax.device_get(val_loss(state, val_data, key)).items()})
+                row["updates_per_s"] = timings.updates / timings.train_s
+                logger.log(step, row)
+                reporter.advance(n)
+                if step % train_cfg.checkpoint_every < n or step == train_cfg.steps:
+                    checkpoint.save(run_dir, state, step)
+                due = train_cfg.eval_every and previous // train_cfg.eval_every != step // train_cfg.eval_every
+                if env_name and (due or step == train_cfg.steps) and train_cfg.eval_episodes > 0:
+                    reporter.close()
+                    t0 = time.perf_counter()
+                    if envs is None:
+                        from gcrl.evaluate import make_envs
+
+                        envs = make_envs(env_name, train_cfg.eval_episodes)
+                    policy = Policy(agent, state.params, spec, train_cfg.eval_temperature, seed=train_cfg.seed)
+                    result = run_evaluation(policy, env_name, train_cfg.eval_episodes, train_cfg.seed, run_dir, step, progress, envs)
+                    eval_logger.log(step, {"overall": result.overall, **{f"task{i + 1}": s for i, s in enumerate(result.per_task)}})
+                    timings.eval_s += time.perf_counter() - t0
+                    if step < train_cfg.steps:
+                        reporter = Reporter("train", train_cfg.steps, "updates", enabled=progress, start=step)
+    finally:
+        reporter.close()
+        logger.close()
+        eval_logger.close()
+        if envs:
+            for env in envs:
+                env.close()
+    checkpoint.save(run_dir, state, step)
+    summary = {
+        "run_dir": str(run_dir),
+        "agent": agent.name,
+        "dataset": train_cfg.dataset,
+        "step": step,
+        "finished": step >= train_cfg.steps,
+        "timings": timings.as_dict(),
+        "eval": result.to_dict() if result is not None else None,
+    }
+    (run_dir / "summary.json").write_text(json.dumps(summary, indent=2))
+    if step < train_cfg.steps:
+        console.print(f"Saved at update {step:,}. Resume with:  gcrl train --resume --run-dir {run_dir}")
+    else:
+        t = timings.as_dict()
+        console.print(
+            f"Done: {step:,} updates at {t['updates_per_s']:.0f} updates/s (load {t['load_s']:.1f} s, compile "
+            f"{t['compile_s']:.1f} s, updates {t['train_s']:.1f} s, evaluation {t['eval_s']:.1f} s).\n  run directory: {run_dir}"
+        )
+    return summary
+

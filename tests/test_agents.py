@@ -1,0 +1,220 @@
+"""The agents' math, pinned on hand-built batches: GCIVL's expectile loss, clipped exponential
+weights, SAW's bootstrap term and its reduction to GCIVL+AWR at beta = 0, and stop-gradients."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from gcrl import agents
+from gcrl.agents import gcivl, hiql, saw
+from gcrl.agents.base import DataSpec, exp_weight, expectile_weight, gcivl_value_loss
+from gcrl.learner import apply_update, init_state, make_train_chunk, update
+from gcrl.data import sampling
+from gcrl.data.validate import validate
+from gcrl.nets.dists import Categorical, Gaussian
+from conftest import raw_arrays
+
+SPEC = DataSpec((2,), False, 2, False)
+TINY = dict(hidden=(8, 8))
+
+
+def batch(seed=0, n=4):
+    rng = np.random.default_rng(seed)
+    obs = lambda: jnp.asarray(rng.normal(size=(n, 2)), jnp.float32)  # noqa: E731
+    return {
+        "observations": obs(), "next_observations": obs(), "actions": jnp.asarray(rng.uniform(-1, 1, (n, 2)), jnp.float32),
+        "value_goals": obs(), "actor_goals": obs(), "subgoals": obs(), "waypoints": obs(),
+        "rewards": jnp.array([-1.0, 0.0, -1.0, -1.0][:n]), "masks": jnp.array([1.0, 0.0, 1.0, 1.0][:n]),
+    }  # fmt: skip
+
+
+def build(module, **overrides):
+    agent = module.make(module.Config(**{**TINY, **overrides}), SPEC)
+    return agent, agent.init(jax.random.PRNGKey(0))
+
+
+def test_expectile_and_exponential_weights():
+    adv = jnp.array([-2.0, -1e-6, 0.0, 3.0])
+    np.testing.assert_allclose(expectile_weight(adv, 0.7), [0.3, 0.3, 0.7, 0.7], rtol=1e-6)
+    np.testing.assert_allclose(exp_weight(jnp.array([0.0, 1.0, 10.0]), 3.0), [1.0, np.exp(3.0), 100.0], rtol=1e-6)
+    grad = jax.grad(lambda a: exp_weight(a, 3.0).sum())(jnp.array([0.5, 50.0]))
+    np.testing.assert_array_equal(grad, [0.0, 0.0])  # weights are constants to the gradient
+
+
+def test_gcivl_value_loss_by_hand():
+    v = jnp.array([[-1.0, -2.0], [-1.5, -2.5]])  # V_i(s, g): 2 heads x 2 samples
+    vt = jnp.array([[-1.2, -2.0], [-1.0, -3.0]])  # V'_i(s, g)
+    nvt = jnp.array([[-0.5, -1.0], [-0.8, -4.0]])  # V'_i(s', g)
+    r, m, gamma, tau = jnp.array([-1.0, 0.0]), jnp.array([1.0, 0.0]), 0.9, 0.7
+    loss, _ = gcivl_value_loss(v, vt, nvt, r, m, gamma, tau)
+    # sample 0: adv = -1 + 0.9 * min(-0.5, -0.8) - mean(-1.2, -1.0) = -0.62 < 0 -> weight 0.3
+    #   q_1 = -1 + 0.9 * -0.5 = -1.45, q_2 = -1 + 0.9 * -0.8 = -1.72
+    # sample 1: mask 0: adv = 0 - mean(-2, -3) = 2.5 >= 0 -> weight 0.7; q = 0
+    head1 = (0.3 * (-1.45 + 1.0) ** 2 + 0.7 * (0.0 + 2.0) ** 2) / 2
+    head2 = (0.3 * (-1.72 + 1.5) ** 2 + 0.7 * (0.0 + 2.5) ** 2) / 2
+    np.testing.assert_allclose(loss, head1 + head2, rtol=1e-6)
+
+
+def test_saw_with_beta_zero_is_gcivl_with_awr():
+    saw_agent, params = build(saw, beta=0.0, alpha=3.0)
+    gcivl_agent = gcivl.make(gcivl.Config(**TINY, goal_rep=True, alpha=3.0), SPEC)
+    b, key = batch(), jax.random.PRNGKey(1)
+    targets = {k: params[k] for k in ("value", "goal_rep")}
+    saw_total, saw_metrics = saw_agent.groups[0].loss(params, targets, b, key)
+    shared = {k: params[k] for k in ("value", "goal_rep", "actor")}
+    gcivl_total, _ = gcivl_agent.groups[0].loss(shared, targets, b, key)
+    np.testing.assert_allclose(saw_total - saw_metrics["subpolicy/loss"], gcivl_total, rtol=1e-6)
+    assert "actor/bootstrap_loss" not in saw_metrics
+    # ... and the gradient the flat policy gets is GCIVL's.
+    g_saw = jax.grad(lambda p: saw_agent.groups[0].loss({**params, "actor": p}, targets, b, key)[0])(params["actor"])
+    g_gcivl = jax.grad(lambda p: gcivl_agent.groups[0].loss({**shared, "actor": p}, targets, b, key)[0])(params["actor"])
+    jax.tree_util.tree_map(lambda a, c: np.testing.assert_allclose(a, c, rtol=1e-5, atol=1e-7), g_saw, g_gcivl)
+
+
+def test_saw_bootstrap_term_by_hand():
+    agent, params = build(saw, beta=2.0)
+    b, key = batch(), jax.random.PRNGKey(2)
+    _, m = agent.groups[0].loss(params, params, b, key)
+    value = lambda s, g: agent_value(agent, params, s, g)  # noqa: E731
+    from gcrl.nets.heads import Actor
+
+    actor = Actor((8, 8), 2)
+    pi = actor.apply(params["actor"], (b["observations"], b["actor_goals"]))
+    sub = actor.apply(params["subpolicy"], (b["observations"], b["waypoints"]))
+    w = np.minimum(np.exp(2.0 * (value(b["waypoints"], b["actor_goals"]) - value(b["observations"], b["actor_goals"]))), 100)
+    d = np.sum((np.asarray(sub.mean) - np.asarray(pi.mean)) ** 2, axis=-1)
+    np.testing.assert_allclose(m["actor/bootstrap_loss"], np.mean(w * d), rtol=1e-5)
+
+
+def agent_value(agent, params, s, g):
+    from gcrl.agents.values import GoalValue
+
+    value = GoalValue(agent.config, SPEC, goal_rep=True, rep_dim=agent.config.rep_dim)
+    return np.asarray(value.mean(params, s, g))
+
+
+@pytest.mark.parametrize(
+    "module, overrides, frozen",
+    [
+        (saw, {}, ("value", "goal_rep", "subpolicy")),  # the flat policy's loss
+        (gcivl, {}, ("value",)),
+    ],
+)
+def test_policy_losses_give_no_gradient_to_values_or_subpolicy(module, overrides, frozen):
+    agent, params = build(module, **overrides)
+    b, key = batch(), jax.random.PRNGKey(3)
+    if module is saw:
+        policy_only = saw.make(saw.Config(**TINY, schedule="sequential"), SPEC).groups[2].loss
+        grads = jax.grad(lambda p: policy_only(p, p, b, key)[0])(params)
+    else:
+        from gcrl.agents.gcivl import awr_policy_loss
+        from gcrl.agents.values import GoalValue
+        from gcrl.nets.heads import Actor
+
+        value, actor = GoalValue(agent.config, SPEC, goal_rep=False), Actor((8, 8), 2)
+        grads = jax.grad(lambda p: awr_policy_loss(actor, value, p, b, 10.0)[0])(params)
+    for key_name in frozen:
+        assert all(np.all(np.asarray(g) == 0) for g in jax.tree_util.tree_leaves(grads[key_name])), key_name
+    assert any(np.any(np.asarray(g) != 0) for g in jax.tree_util.tree_leaves(grads["actor"]))
+
+
+def test_saw_subpolicy_loss_gives_no_gradient_to_the_value():
+    agent = saw.make(saw.Config(**TINY, schedule="sequential"), SPEC)
+    params = agent.init(jax.random.PRNGKey(0))
+    grads = jax.grad(lambda p: agent.groups[1].loss(p, p, batch(), None)[0])(params)
+    for name in ("value", "goal_rep", "actor"):
+        assert all(np.all(np.asarray(g) == 0) for g in jax.tree_util.tree_leaves(grads[name])), name
+
+
+def test_hiql_low_policy_trains_phi_and_the_high_policy_does_not():
+    agent, params = build(hiql)
+    b = batch()
+    grads = jax.grad(lambda p: agent.groups[0].loss({**params, "goal_rep": p}, params, b, None)[1]["low_actor/loss"])(params["goal_rep"])
+    assert any(np.any(np.asarray(g) != 0) for g in jax.tree_util.tree_leaves(grads))
+    grads = jax.grad(lambda p: agent.groups[0].loss({**params, "goal_rep": p}, params, b, None)[1]["high_actor/loss"])(params["goal_rep"])
+    assert all(np.all(np.asarray(g) == 0) for g in jax.tree_util.tree_leaves(grads))
+
+
+def test_divergences():
+    sub = Gaussian(jnp.array([[0.5, -0.2]]), jnp.array([[0.1, -0.3]]))
+    pi = Gaussian(jnp.array([[0.1, 0.4]]), jnp.array([[-0.2, 0.2]]))
+    np.testing.assert_allclose(saw.divergence(sub, pi, True, "sub_to_policy"), [0.4**2 + 0.6**2], rtol=1e-6)
+    def kl(p, q):
+        return np.sum(q.log_std - p.log_std + (np.exp(2 * p.log_std) + (p.mean - q.mean) ** 2) / (2 * np.exp(2 * q.log_std)) - 0.5)
+    np.testing.assert_allclose(saw.divergence(sub, pi, False, "sub_to_policy"), [kl(sub, pi)], rtol=1e-5)
+    np.testing.assert_allclose(saw.divergence(sub, pi, False, "policy_to_sub"), [kl(pi, sub)], rtol=1e-5)
+    p, q = Categorical(jnp.log(jnp.array([[0.2, 0.8]]))), Categorical(jnp.log(jnp.array([[0.5, 0.5]])))
+    np.testing.assert_allclose(p.kl(q), [0.2 * np.log(0.4) + 0.8 * np.log(1.6)], rtol=1e-5)
+
+
+def test_sequential_schedule_has_one_optimiser_per_part_and_differs_from_joint():
+    joint = saw.make(saw.Config(**TINY), SPEC)
+    seq = saw.make(saw.Config(**TINY, schedule="sequential"), SPEC)
+    assert [g.name for g in seq.groups] == ["value", "subpolicy", "actor"]
+    s_joint, s_seq = init_state(joint, jax.random.PRNGKey(0)), init_state(seq, jax.random.PRNGKey(0))
+    assert set(s_seq.opt_state) == {"value", "subpolicy", "actor"}
+    b = batch()
+    n_joint, _ = apply_update(joint, s_joint, b, None)
+    n_seq, _ = apply_update(seq, s_seq, b, None)
+    # The value is the first part: identical after one step. The subpolicy then sees the updated value.
+    jax.tree_util.tree_map(np.testing.assert_allclose, n_joint.params["value"], n_seq.params["value"])
+    diffs = jax.tree_util.tree_leaves(jax.tree_util.tree_map(lambda a, c: np.abs(a - c).max(), n_joint.params["subpolicy"], n_seq.params["subpolicy"]))
+    assert max(diffs) > 0
+
+
+def test_invalid_settings_are_rejected():
+    from gcrl.errors import GcrlError
+
+    with pytest.raises(GcrlError, match="kl_direction"):
+        saw.Config(kl_direction="forward")
+    with pytest.raises(GcrlError, match="schedule"):
+        saw.Config(schedule="alternating")
+    with pytest.raises(GcrlError, match="Unknown agent"):
+        agents.get("sac")
+
+
+@pytest.fixture(scope="module")
+def toy_data():
+    return sampling.to_device(validate(raw_arrays([40, 60, 30], obs_dim=2)))
+
+
+def test_fused_scan_equals_the_plain_update_loop(toy_data):
+    agent = saw.make(saw.Config(**TINY), SPEC)
+    state = init_state(agent, jax.random.PRNGKey(0))
+    plain = state
+    for _ in range(3):
+        plain, _ = jax.jit(lambda s: update(agent, s, toy_data, 16))(plain)
+    fused, _ = make_train_chunk(agent, 16, 3)(init_state(agent, jax.random.PRNGKey(0)), toy_data)
+    jax.tree_util.tree_map(lambda a, c: np.testing.assert_allclose(a, c, rtol=1e-5, atol=1e-6), plain.params, fused.params)
+    jax.tree_util.tree_map(lambda a, c: np.testing.assert_allclose(a, c, rtol=1e-5, atol=1e-6), plain.target_params, fused.target_params)
+    assert int(fused.step) == 3
+
+
+def test_targets_move_by_polyak_averaging():
+    agent = gcivl.make(gcivl.Config(**TINY), SPEC)
+    state = init_state(agent, jax.random.PRNGKey(0))
+    new, _ = apply_update(agent, state, batch(), None)
+    expected = jax.tree_util.tree_map(lambda p, t: 0.005 * p + 0.995 * t, new.params["value"], state.target_params["value"])
+    jax.tree_util.tree_map(lambda a, c: np.testing.assert_allclose(a, c, rtol=1e-6), new.target_params["value"], expected)
+
+
+@pytest.mark.parametrize("name", ["gcbc", "gcivl", "hiql", "saw"])
+def test_every_agent_acts_and_trains_with_discrete_or_continuous_actions(name):
+    for spec in (SPEC, DataSpec((2,), False, 3, True)):
+        module = agents.get(name)
+        agent = module.make(module.Config(**TINY), spec)
+        state = init_state(agent, jax.random.PRNGKey(0))
+        b = batch()
+        if spec.discrete:
+            b["actions"] = jnp.array([0, 2, 1, 2])
+        new, metrics = apply_update(agent, state, b, jax.random.PRNGKey(1))
+        assert all(np.isfinite(float(v)) for v in metrics.values())
+        actions = agent.act(new.params, b["observations"], b["actor_goals"], jax.random.PRNGKey(2), 0.0)
+        if spec.discrete:
+            assert actions.shape == (4,) and set(np.asarray(actions).tolist()) <= {0, 1, 2}
+        else:
+            assert actions.shape == (4, 2) and np.abs(np.asarray(actions)).max() <= 1.0
+        sampled = agent.act(new.params, b["observations"], b["actor_goals"], jax.random.PRNGKey(2), 1.0)
+        assert sampled.shape == actions.shape
+

@@ -1,0 +1,133 @@
+"""The training run: run directory, metrics, checkpoints, resume, Ctrl-C, load_policy, CLI."""
+
+import json
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+
+import gcrl
+from conftest import raw_arrays
+from gcrl import config
+from gcrl.cli import main
+from gcrl.errors import GcrlError
+from gcrl.train import train
+
+TINY = {"hidden": "8,8"}
+
+
+@pytest.fixture(scope="module")
+def npz_dataset(tmp_path_factory):
+    path = tmp_path_factory.mktemp("data") / "toy.npz"
+    np.savez(path, **raw_arrays([30, 50, 20], obs_dim=2))
+    return path
+
+
+def configs(dataset, **train):
+    return config.resolve("gcivl", str(dataset), "cpu", {"steps": 40, "log_every": 20, "checkpoint_every": 20, "batch_size": 16, **train}, TINY)
+
+
+def test_a_run_directory_holds_config_metrics_events_and_checkpoint(npz_dataset, tmp_path):
+    train_cfg, agent_cfg = configs(npz_dataset)
+    summary = train(train_cfg, agent_cfg, run_dir=tmp_path / "run", progress=False)
+    run = tmp_path / "run"
+    assert summary["finished"] and summary["step"] == 40
+    assert {"config.json", "spec.json", "metrics.csv", "checkpoint.msgpack", "summary.json"} <= {p.name for p in run.iterdir()}
+    assert any(p.name.startswith("events.out.tfevents") for p in run.iterdir())
+    rows = (run / "metrics.csv").read_text().splitlines()
+    assert rows[0].startswith("step,") and "train/value/loss" in rows[0] and "val/value/loss" in rows[0]
+    assert [r.split(",")[0] for r in rows[1:]] == ["20", "40"]
+    saved = json.loads((run / "config.json").read_text())
+    assert saved["agent"]["hidden"] == [8, 8] and saved["train"]["steps"] == 40
+    assert not any(p.name.endswith(".partial") for p in run.iterdir())
+
+
+def test_checkpoints_hold_no_pickle(npz_dataset, tmp_path):
+    train_cfg, agent_cfg = configs(npz_dataset)
+    train(train_cfg, agent_cfg, run_dir=tmp_path, progress=False)
+    payload = (tmp_path / "checkpoint.msgpack").read_bytes()
+    assert b"\x80\x04\x95" not in payload[:4] and b"cnumpy" not in payload  # no pickle protocol markers
+
+
+def test_resume_continues_from_the_checkpoint_and_equals_an_uninterrupted_run(npz_dataset, tmp_path):
+    train_cfg, agent_cfg = configs(npz_dataset)
+    train(train_cfg, agent_cfg, run_dir=tmp_path / "whole", progress=False)
+    short_cfg, _ = configs(npz_dataset, steps=20)
+    train(short_cfg, agent_cfg, run_dir=tmp_path / "split", progress=False)
+    summary = train(train_cfg, agent_cfg, run_dir=tmp_path / "split", resume=True, progress=False)
+    assert summary["step"] == 40
+    whole = gcrl.load_policy(tmp_path / "whole")
+    split = gcrl.load_policy(tmp_path / "split")
+    obs = np.random.default_rng(0).normal(size=(5, 2)).astype(np.float32)
+    np.testing.assert_allclose(whole(obs, obs), split(obs, obs), rtol=1e-5, atol=1e-6)
+    rows = (tmp_path / "split" / "metrics.csv").read_text().splitlines()
+    assert [r.split(",")[0] for r in rows[1:]] == ["20", "40"]
+
+
+def test_a_finished_run_directory_is_not_overwritten(npz_dataset, tmp_path):
+    train_cfg, agent_cfg = configs(npz_dataset)
+    train(train_cfg, agent_cfg, run_dir=tmp_path, progress=False)
+    with pytest.raises(GcrlError, match="--resume"):
+        train(train_cfg, agent_cfg, run_dir=tmp_path, progress=False)
+
+
+def test_load_policy_single_and_batched(npz_dataset, tmp_path):
+    train_cfg, agent_cfg = configs(npz_dataset)
+    train(train_cfg, agent_cfg, run_dir=tmp_path, progress=False)
+    policy = gcrl.load_policy(tmp_path)
+    one = policy(np.zeros(2, np.float32), np.ones(2, np.float32))
+    many = policy(np.zeros((3, 2), np.float32), np.ones((3, 2), np.float32))
+    assert one.shape == (2,) and many.shape == (3, 2)
+    np.testing.assert_allclose(many[0], one, rtol=1e-5)
+
+
+def test_ctrl_c_saves_and_exits_cleanly(npz_dataset, tmp_path):
+    script = (
+        "import sys; from gcrl.cli import main; sys.exit(main(['train', '--agent', 'gcbc', '--dataset', sys.argv[1], "
+        "'--run-dir', sys.argv[2], '--steps', '100000000', '--set', 'hidden=8,8', '--set', 'log_every=200', '--set', 'batch_size=8', '--quiet']))"
+    )
+    run_dir = tmp_path / "run"
+    proc = subprocess.Popen([sys.executable, "-c", script, str(npz_dataset), str(run_dir)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    deadline = time.time() + 120
+    while not (run_dir / "metrics.csv").exists() and time.time() < deadline:
+        time.sleep(0.2)
+    proc.send_signal(signal.SIGINT)
+    out, _ = proc.communicate(timeout=120)
+    assert proc.returncode == 0, out
+    assert "Resume with" in out and "Traceback" not in out
+    assert json.loads((run_dir / "checkpoint.json").read_text())["step"] > 0
+
+
+def test_bad_settings_are_clear_errors(npz_dataset, capsys):
+    assert main(["train", "--dataset", str(npz_dataset), "--set", "alpah=3"]) == 2
+    err = capsys.readouterr().err
+    assert "no such setting" in err and "alpha" in err and "Traceback" not in err
+    assert main(["train", "--dataset", str(npz_dataset), "--set", "alpha=high"]) == 2
+    assert "cannot read 'high'" in capsys.readouterr().err
+
+
+def test_train_help_explains_every_option(capsys):
+    with pytest.raises(SystemExit):
+        main(["train", "--help"])
+    out = capsys.readouterr().out
+    for option in ("--agent", "--dataset", "--dataset-dir", "--preset", "--steps", "--eval-episodes", "--run-dir", "--seed", "--resume", "--set"):
+        assert option in out
+
+
+def test_per_dataset_settings_follow_the_paper_and_sets_win():
+    _, giant = config.resolve("saw", "antmaze-giant-navigate-v0")
+    assert giant.discount == 0.995 and giant.subgoal_steps == 25 and giant.beta == 3.0
+    _, humanoid = config.resolve("saw", "humanoidmaze-medium-navigate-v0")
+    assert humanoid.subgoal_steps == 100 and humanoid.discount == 0.995
+    _, cube = config.resolve("saw", "cube-single-play-v0")
+    assert (cube.expectile, cube.beta, cube.subgoal_steps) == (0.9, 0.3, 10)
+    _, scene = config.resolve("saw", "scene-play-v0")
+    assert scene.beta == 1.0
+    _, visual = config.resolve("saw", "visual-cube-single-play-v0", pixels=True)
+    assert visual.beta == 3.0 and visual.encoder == "impala_small" and visual.p_aug == 0.5
+    train_cfg, paper = config.resolve("saw", "pointmaze-medium-navigate-v0", "paper", sets={"beta": "1.5"})
+    assert paper.hidden == (512, 512, 512) and train_cfg.batch_size == 1024 and paper.beta == 1.5
+
