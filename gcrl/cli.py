@@ -112,6 +112,15 @@ def cmd_evaluate(args) -> int:
     return 0
 
 
+def cmd_bench(args) -> int:
+    from gcrl import bench
+
+    presets = args.presets.split(",") if args.presets else (["cpu"] if args.quick else ["cpu", "paper"])
+    agent_names = args.agents.split(",") if args.agents else (["saw", "gcbc"] if args.quick else ["gcbc", "gcivl", "hiql", "saw"])
+    bench.run(agent_names, presets, quick=args.quick, json_path=args.json)
+    return 0
+
+
 # ---- parser ----------------------------------------------------------------------------------
 
 def build_parser() -> argparse.ArgumentParser:
@@ -172,6 +181,13 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--temperature", type=float, default=0.0, help="0 acts with the mode (default); > 0 samples")
     ev.add_argument("--quiet", action="store_true", help="no progress bars")
     ev.set_defaults(func=cmd_evaluate)
+
+    be = sub.add_parser("bench", help="measure updates/s, compile time, FLOPs and memory per agent and preset, evaluation and generation speed")
+    be.add_argument("--quick", action="store_true", help="about a minute: cpu preset, SAW and GCBC, short timings")
+    be.add_argument("--agents", help="comma-separated agents (default all; --quick: saw,gcbc)")
+    be.add_argument("--presets", help="comma-separated presets (default cpu,paper; --quick: cpu)")
+    be.add_argument("--json", metavar="FILE", help="write the results as JSON (and a markdown table beside it)")
+    be.set_defaults(func=cmd_bench)
     return parser
 
 

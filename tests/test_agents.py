@@ -73,13 +73,13 @@ def test_saw_with_beta_zero_is_gcivl_with_awr():
 
 
 def test_saw_bootstrap_term_by_hand():
-    agent, params = build(saw, beta=2.0)
+    agent, params = build(saw, beta=2.0, sub_goal_rep=False)
     b, key = batch(), jax.random.PRNGKey(2)
     _, m = agent.groups[0].loss(params, params, b, key)
     value = lambda s, g: agent_value(agent, params, s, g)  # noqa: E731
     from gcrl.nets.heads import Actor
 
-    actor = Actor((8, 8), 2)
+    actor = Actor((8, 8), 2, layer_norm=False)
     pi = actor.apply(params["actor"], (b["observations"], b["actor_goals"]))
     sub = actor.apply(params["subpolicy"], (b["observations"], b["waypoints"]))
     w = np.minimum(np.exp(2.0 * (value(b["waypoints"], b["actor_goals"]) - value(b["observations"], b["actor_goals"]))), 100)
@@ -112,19 +112,21 @@ def test_policy_losses_give_no_gradient_to_values_or_subpolicy(module, overrides
         from gcrl.agents.values import GoalValue
         from gcrl.nets.heads import Actor
 
-        value, actor = GoalValue(agent.config, SPEC, goal_rep=False), Actor((8, 8), 2)
+        value, actor = GoalValue(agent.config, SPEC, goal_rep=False), Actor((8, 8), 2, layer_norm=False)
         grads = jax.grad(lambda p: awr_policy_loss(actor, value, p, b, 10.0)[0])(params)
     for key_name in frozen:
         assert all(np.all(np.asarray(g) == 0) for g in jax.tree_util.tree_leaves(grads[key_name])), key_name
     assert any(np.any(np.asarray(g) != 0) for g in jax.tree_util.tree_leaves(grads["actor"]))
 
 
-def test_saw_subpolicy_loss_gives_no_gradient_to_the_value():
-    agent = saw.make(saw.Config(**TINY, schedule="sequential"), SPEC)
+@pytest.mark.parametrize("sub_goal_rep", [True, False])
+def test_saw_subpolicy_loss_gives_no_gradient_to_the_value_and_trains_phi_only_through_its_input(sub_goal_rep):
+    agent = saw.make(saw.Config(**TINY, schedule="sequential", sub_goal_rep=sub_goal_rep), SPEC)
     params = agent.init(jax.random.PRNGKey(0))
     grads = jax.grad(lambda p: agent.groups[1].loss(p, p, batch(), None)[0])(params)
-    for name in ("value", "goal_rep", "actor"):
-        assert all(np.all(np.asarray(g) == 0) for g in jax.tree_util.tree_leaves(grads[name])), name
+    zero = lambda tree: all(np.all(np.asarray(g) == 0) for g in jax.tree_util.tree_leaves(tree))  # noqa: E731
+    assert zero(grads["value"]) and zero(grads["actor"]) and not zero(grads["subpolicy"])
+    assert zero(grads["goal_rep"]) != sub_goal_rep  # as HIQL's low actor, the subpolicy shapes phi
 
 
 def test_hiql_low_policy_trains_phi_and_the_high_policy_does_not():

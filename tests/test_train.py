@@ -23,6 +23,7 @@ TINY = {"hidden": "8,8"}
 def npz_dataset(tmp_path_factory):
     path = tmp_path_factory.mktemp("data") / "toy.npz"
     np.savez(path, **raw_arrays([30, 50, 20], obs_dim=2))
+    np.savez(path.with_name("toy-val.npz"), **raw_arrays([25, 15], obs_dim=2))
     return path
 
 

@@ -89,6 +89,15 @@ def choose(dist, key, temperature, discrete: bool):
     return clip_actions(actions, discrete)
 
 
+def flat_act(actor, discrete: bool, name: str = "actor"):
+    """act(params, observations, goals, key, temperature) of a flat goal-conditioned policy."""
+
+    def act(params, observations, goals, key, temperature=0.0):
+        return choose(actor.apply(params[name], (observations, goals)), key, temperature, discrete)
+
+    return act
+
+
 def actor_goal_sampler(config) -> SamplerConfig:
     """The sampler every agent here uses: OGBench's value and actor goal mixtures."""
     return SamplerConfig(
@@ -110,7 +119,8 @@ class CommonConfig:
     """Settings every agent shares; the defaults are the paper configuration for state tasks."""
 
     hidden: tuple[int, ...] = (512, 512, 512)
-    layer_norm: bool = True
+    layer_norm: bool = True  # in value and goal-representation MLPs
+    actor_layer_norm: bool = False  # the published code's actors have none
     lr: float = 3e-4
     discount: float = 0.99
     value_p_cur: float = 0.2

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import jax.numpy as jnp
 
-from gcrl.agents.base import Agent, CommonConfig, DataSpec, LossGroup, actor_goal_sampler, choose
+from gcrl.agents.base import Agent, CommonConfig, DataSpec, LossGroup, actor_goal_sampler, flat_act
 from gcrl.nets.heads import Actor
 
 
@@ -16,7 +16,7 @@ class Config(CommonConfig):
 
 
 def make(config: Config, spec: DataSpec) -> Agent:
-    actor = Actor(config.hidden, spec.action_dim, discrete=spec.discrete, layer_norm=config.layer_norm, encoder=config.encoder)
+    actor = Actor(config.hidden, spec.action_dim, discrete=spec.discrete, layer_norm=config.actor_layer_norm, encoder=config.encoder)
     example = jnp.zeros((1, *spec.observation_shape), jnp.uint8 if spec.pixels else jnp.float32)
 
     def init(key):
@@ -28,15 +28,12 @@ def make(config: Config, spec: DataSpec) -> Agent:
         loss = -log_prob.mean()
         return loss, {"actor/loss": loss, "actor/log_prob": log_prob.mean()}
 
-    def act(params, observations, goals, key, temperature=0.0):
-        return choose(actor.apply(params["actor"], (observations, goals)), key, temperature, spec.discrete)
-
     return Agent(
         name="gcbc",
         config=config,
         init=init,
         groups=(LossGroup("all", ("actor",), loss),),
-        act=act,
+        act=flat_act(actor, spec.discrete),
         sampler=actor_goal_sampler(config),
     )
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import jax
 
-from gcrl.agents.base import Agent, CommonConfig, DataSpec, LossGroup, actor_goal_sampler, choose, exp_weight
+from gcrl.agents.base import Agent, CommonConfig, DataSpec, LossGroup, actor_goal_sampler, exp_weight, flat_act
 from gcrl.agents.values import GoalValue
 from gcrl.nets.heads import Actor
 
@@ -20,24 +20,25 @@ class Config(CommonConfig):
     rep_dim: int = 10
 
 
-def awr_policy_loss(actor, value: GoalValue, params, batch, alpha: float, discrete: bool = False):
+def awr_policy_loss(actor, value: GoalValue, params, batch, alpha: float, extra_pairs=()):
     """-E[exp(alpha (V(s', g) - V(s, g))) log pi(a | s, g)], g the actor goal, V under stop-gradient.
 
-    Also returns V(s, g), which SAW reuses for its waypoint advantage."""
+    Also returns V(s, g), the values of `extra_pairs` (computed in the same forward pass) and the
+    policy's distribution, which SAW reuses for its bootstrap term."""
     s, g = batch["observations"], batch["actor_goals"]
-    v = value.mean(params, s, g)
-    advantage = value.mean(params, batch["next_observations"], g) - v
+    v, next_v, *extra = value.many(params, [(s, g), (batch["next_observations"], g), *extra_pairs])
+    advantage = next_v - v
     weights = exp_weight(advantage, alpha)
     dist = actor.apply(params["actor"], (s, g))
     log_prob = dist.log_prob(batch["actions"])
     loss = -(weights * log_prob).mean()
     metrics = {"actor/awr_loss": loss, "actor/adv": advantage.mean(), "actor/weight": weights.mean(), "actor/log_prob": log_prob.mean()}
-    return loss, metrics, jax.lax.stop_gradient(v), dist
+    return loss, metrics, (v, *extra), dist
 
 
 def make(config: Config, spec: DataSpec) -> Agent:
     value = GoalValue(config, spec, goal_rep=config.goal_rep, rep_dim=config.rep_dim)
-    actor = Actor(config.hidden, spec.action_dim, discrete=spec.discrete, layer_norm=config.layer_norm, encoder=config.encoder)
+    actor = Actor(config.hidden, spec.action_dim, discrete=spec.discrete, layer_norm=config.actor_layer_norm, encoder=config.encoder)
 
     def init(key):
         k_value, k_actor = jax.random.split(key)
@@ -48,15 +49,12 @@ def make(config: Config, spec: DataSpec) -> Agent:
         actor_loss, actor_metrics, _, _ = awr_policy_loss(actor, value, params, batch, config.alpha)
         return value_loss + actor_loss, {**value_metrics, **actor_metrics}
 
-    def act(params, observations, goals, key, temperature=0.0):
-        return choose(actor.apply(params["actor"], (observations, goals)), key, temperature, spec.discrete)
-
     return Agent(
         name="gcivl",
         config=config,
         init=init,
         groups=(LossGroup("all", (*value.keys, "actor"), loss),),
-        act=act,
+        act=flat_act(actor, spec.discrete),
         sampler=actor_goal_sampler(config),
         target_keys=value.keys,
     )

@@ -36,8 +36,8 @@ class HiqlNetworks:
     def __init__(self, config: Config, spec: DataSpec):
         self.config, self.spec = config, spec
         self.value = GoalValue(config, spec, goal_rep=True, rep_dim=config.rep_dim)
-        self.high = Actor(config.hidden, config.rep_dim, layer_norm=config.layer_norm, encoder=config.encoder)
-        self.low = Actor(config.hidden, spec.action_dim, discrete=spec.discrete, layer_norm=config.layer_norm, encoder=config.encoder)
+        self.high = Actor(config.hidden, config.rep_dim, layer_norm=config.actor_layer_norm, encoder=config.encoder)
+        self.low = Actor(config.hidden, spec.action_dim, discrete=spec.discrete, layer_norm=config.actor_layer_norm, encoder=config.encoder)
 
     def init(self, key):
         k_value, k_high, k_low = jax.random.split(key, 3)
@@ -70,9 +70,12 @@ def make(config: Config, spec: DataSpec) -> Agent:
         value_loss, metrics = value.loss(params, target_params, batch, config.discount, config.expectile)
         s = batch["observations"]
 
+        # Weights of both levels from one forward pass of the value.
+        w, g, waypoint = batch["subgoals"], batch["actor_goals"], batch["waypoints"]
+        v_next_w, v_w, v_waypoint_g, v_g = value.many(params, [(batch["next_observations"], w), (s, w), (waypoint, g), (s, g)])
+
         # Low level: reach the k-step subgoal.
-        w = batch["subgoals"]
-        low_weights = exp_weight(value.mean(params, batch["next_observations"], w) - value.mean(params, s, w), config.low_alpha)
+        low_weights = exp_weight(v_next_w - v_w, config.low_alpha)
         rep = value.phi(params, s, w)
         if not config.low_actor_rep_grad:
             rep = jax.lax.stop_gradient(rep)
@@ -80,8 +83,7 @@ def make(config: Config, spec: DataSpec) -> Agent:
         low_loss = -(low_weights * low_log_prob).mean()
 
         # High level: predict the representation of the waypoint towards g.
-        g, waypoint = batch["actor_goals"], batch["waypoints"]
-        high_weights = exp_weight(value.mean(params, waypoint, g) - value.mean(params, s, g), config.high_alpha)
+        high_weights = exp_weight(v_waypoint_g - v_g, config.high_alpha)
         target = jax.lax.stop_gradient(value.phi(params, s, waypoint))
         high_log_prob = nets.high.apply(params["high_actor"], (s, g)).log_prob(target)
         high_loss = -(high_weights * high_log_prob).mean()

@@ -3,7 +3,8 @@
 One flat policy pi(a | s, g), bootstrapped on a subgoal-conditioned subpolicy pi_sub(a | s, w):
 
 1. Value V: GCIVL on phi(s, g).
-2. Subpolicy, w = s_{t+k}: AWR with weight exp(alpha_sub (V(s', w) - V(s, w))).
+2. Subpolicy, w = s_{t+k}: AWR with weight exp(alpha_sub (V(s', w) - V(s, w))). By default it is
+   HIQL's low-level actor, pi_sub(a | s, phi(s, w)), whose gradient also trains phi.
 3. Flat policy, w = the k-step waypoint towards g:
      loss = -E[exp(alpha A(s, a, g)) log pi(a | s, g)]
             + E[exp(beta (V(w, g) - V(s, g))) D(pi_sub(. | s, w), pi(. | s, g))],
@@ -23,7 +24,7 @@ from dataclasses import dataclass
 import jax
 import jax.numpy as jnp
 
-from gcrl.agents.base import Agent, CommonConfig, DataSpec, LossGroup, actor_goal_sampler, choose, exp_weight
+from gcrl.agents.base import Agent, CommonConfig, DataSpec, LossGroup, actor_goal_sampler, choose, exp_weight, flat_act
 from gcrl.agents.gcivl import awr_policy_loss
 from gcrl.agents.values import GoalValue
 from gcrl.errors import GcrlError
@@ -42,6 +43,9 @@ class Config(CommonConfig):
     subgoal_steps: int = 25
     rep_dim: int = 10
     const_std: bool = True
+    # The subpolicy is HIQL's low-level actor: pi_sub(a | s, phi(s, w)), its gradient also training
+    # phi. Off: pi_sub(a | s, w) on the raw subgoal.
+    sub_goal_rep: bool = True
     kl_direction: str = "sub_to_policy"
     schedule: str = "joint"
 
@@ -63,31 +67,41 @@ def divergence(sub, policy, const_std: bool, direction: str):
 
 def make(config: Config, spec: DataSpec) -> Agent:
     value = GoalValue(config, spec, goal_rep=True, rep_dim=config.rep_dim)
-    actor_kwargs = dict(discrete=spec.discrete, const_std=config.const_std, layer_norm=config.layer_norm, encoder=config.encoder)
+    actor_kwargs = dict(discrete=spec.discrete, const_std=config.const_std, layer_norm=config.actor_layer_norm, encoder=config.encoder)
     actor = Actor(config.hidden, spec.action_dim, **actor_kwargs)
     subpolicy = Actor(config.hidden, spec.action_dim, **actor_kwargs)
 
     def init(key):
         k_value, k_sub, k_actor = jax.random.split(key, 3)
         pair = (value.example, value.example)
-        return {**value.init(k_value), "subpolicy": subpolicy.init(k_sub, pair), "actor": actor.init(k_actor, pair)}
+        sub_inputs = ((value.example,), (jnp.zeros((1, config.rep_dim)),)) if config.sub_goal_rep else (pair,)
+        return {**value.init(k_value), "subpolicy": subpolicy.init(k_sub, *sub_inputs), "actor": actor.init(k_actor, pair)}
+
+    def sub_dist(params, observations, subgoals):
+        """pi_sub(. | s, w): on phi(s, w) (HIQL's low actor) or on the raw subgoal."""
+        if config.sub_goal_rep:
+            return subpolicy.apply(params["subpolicy"], (observations,), (value.phi(params, observations, subgoals),))
+        return subpolicy.apply(params["subpolicy"], (observations, subgoals))
 
     def value_loss(params, target_params, batch, key):
         return value.loss(params, target_params, batch, config.discount, config.expectile)
 
     def subpolicy_loss(params, target_params, batch, key):
         s, w = batch["observations"], batch["subgoals"]
-        weights = exp_weight(value.mean(params, batch["next_observations"], w) - value.mean(params, s, w), config.alpha_sub)
-        log_prob = subpolicy.apply(params["subpolicy"], (s, w)).log_prob(batch["actions"])
+        next_v, v = value.many(params, [(batch["next_observations"], w), (s, w)])
+        weights = exp_weight(next_v - v, config.alpha_sub)
+        log_prob = sub_dist(params, s, w).log_prob(batch["actions"])
         loss = -(weights * log_prob).mean()
         return loss, {"subpolicy/loss": loss, "subpolicy/weight": weights.mean(), "subpolicy/log_prob": log_prob.mean()}
 
     def policy_loss(params, target_params, batch, key):
-        loss, metrics, v, dist = awr_policy_loss(actor, value, params, batch, config.alpha)
+        s, g, w = batch["observations"], batch["actor_goals"], batch["waypoints"]
+        waypoint_pair = [(w, g)] if config.beta > 0 else []
+        loss, metrics, values, dist = awr_policy_loss(actor, value, params, batch, config.alpha, waypoint_pair)
         if config.beta > 0:
-            s, g, w = batch["observations"], batch["actor_goals"], batch["waypoints"]
-            weights = exp_weight(value.mean(params, w, g) - v, config.beta)
-            sub = jax.lax.stop_gradient(subpolicy.apply(params["subpolicy"], (s, w)))
+            v, v_waypoint = values
+            weights = exp_weight(v_waypoint - v, config.beta)
+            sub = jax.lax.stop_gradient(sub_dist(params, s, w))
             d = divergence(sub, dist, config.const_std, config.kl_direction)
             bootstrap = (weights * d).mean()
             metrics.update({"actor/bootstrap_loss": bootstrap, "actor/waypoint_weight": weights.mean(), "actor/divergence": d.mean()})
@@ -105,25 +119,23 @@ def make(config: Config, spec: DataSpec) -> Agent:
     if config.schedule == "joint":
         groups = (LossGroup("all", (*value.keys, "subpolicy", "actor"), joint_loss),)
     else:
+        sub_keys = ("subpolicy", "goal_rep") if config.sub_goal_rep else ("subpolicy",)
         groups = (
             LossGroup("value", value.keys, value_loss),
-            LossGroup("subpolicy", ("subpolicy",), subpolicy_loss),
+            LossGroup("subpolicy", sub_keys, subpolicy_loss),
             LossGroup("actor", ("actor",), policy_loss),
         )
 
-    def act(params, observations, goals, key, temperature=0.0):
-        return choose(actor.apply(params["actor"], (observations, goals)), key, temperature, spec.discrete)
-
     def act_sub(params, observations, subgoals, key, temperature=0.0):
         """The subpolicy acting towards a nearby subgoal (for hierarchical execution)."""
-        return choose(subpolicy.apply(params["subpolicy"], (observations, subgoals)), key, temperature, spec.discrete)
+        return choose(sub_dist(params, observations, subgoals), key, temperature, spec.discrete)
 
     return Agent(
         name="saw",
         config=config,
         init=init,
         groups=groups,
-        act=act,
+        act=flat_act(actor, spec.discrete),
         sampler=actor_goal_sampler(config),
         target_keys=value.keys,
         parts={"reach": act_sub},

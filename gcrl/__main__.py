@@ -1,0 +1,5 @@
+import sys
+
+from gcrl.cli import main
+
+sys.exit(main())

@@ -1,0 +1,193 @@
+"""`gcrl bench`: how fast gcrl runs on this machine, against the machine's own limits.
+
+For each agent and preset: updates/s after compilation, compile time, FLOPs per update (XLA's cost
+analysis) and achieved FLOP/s, peak memory. Beside them: a float32 matrix-multiply peak measured in
+the same run, evaluation environment steps/s (batched and one episode at a time), and dataset
+generation transitions/s. Each agent x preset runs in its own process so that peak memory is its own.
+"""
+
+from __future__ import annotations
+
+import json
+import multiprocessing as mp
+import resource
+import time
+from pathlib import Path
+
+import numpy as np
+
+from gcrl.console import console
+
+OBS_DIM, ACTION_DIM = 2, 2  # pointmaze
+
+
+def synthetic_dataset(transitions: int = 1_000_000, episode_steps: int = 1000, seed: int = 0):
+    """Random walks with pointmaze's shapes: the speed of an update does not depend on the values."""
+    from gcrl.data.dataset import from_raw
+
+    episodes = transitions // episode_steps
+    rows = episodes * (episode_steps + 1)
+    rng = np.random.default_rng(seed)
+    obs = np.cumsum(rng.normal(0, 0.2, (rows, OBS_DIM)), axis=0).astype(np.float32)
+    actions = rng.uniform(-1, 1, (rows, ACTION_DIM)).astype(np.float32)
+    terminals = np.zeros(rows, np.float32)
+    terminals[episode_steps :: episode_steps + 1] = 1
+    return from_raw(obs, actions, terminals, source="synthetic")
+
+
+def _measure_agent(agent_name: str, preset: str, seconds: float, queue) -> None:
+    """Runs in a fresh process: compile, then time chunks of updates."""
+    import jax
+
+    from gcrl import agents, config
+    from gcrl.agents.base import DataSpec
+    from gcrl.data import sampling
+    from gcrl.learner import init_state, make_train_chunk, update
+
+    train_cfg, agent_cfg = config.resolve(agent_name, "pointmaze-medium-navigate-v0", preset)
+    agent = agents.get(agent_name).make(agent_cfg, DataSpec((OBS_DIM,), False, ACTION_DIM, False))
+    data = sampling.to_device(synthetic_dataset())
+    state = init_state(agent, jax.random.PRNGKey(0))
+    chunk_size = 100 if preset == "cpu" else 10
+
+    t0 = time.perf_counter()
+    chunk = make_train_chunk(agent, train_cfg.batch_size, chunk_size).lower(state, data).compile()
+    compile_s = time.perf_counter() - t0
+    single = jax.jit(lambda s, d: update(agent, s, d, train_cfg.batch_size)).lower(state, data).compile()
+    cost = single.cost_analysis()
+    cost = cost[0] if isinstance(cost, list) else cost
+    flops = float(cost.get("flops", 0.0)) if cost else 0.0
+
+    state, m = chunk(state, data)  # warm up
+    jax.block_until_ready(m)
+    done, elapsed = 0, 0.0
+    while elapsed < seconds:
+        t0 = time.perf_counter()
+        state, m = chunk(state, data)
+        jax.block_until_ready(m)
+        elapsed += time.perf_counter() - t0
+        done += chunk_size
+    rate = done / elapsed
+    queue.put(
+        dict(
+            agent=agent_name,
+            preset=preset,
+            batch_size=train_cfg.batch_size,
+            hidden=list(agent_cfg.hidden),
+            updates_per_s=rate,
+            compile_s=compile_s,
+            flops_per_update=flops,
+            gflops_per_s=flops * rate / 1e9,
+            peak_rss_mb=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        )
+    )
+
+
+def measure_agent(agent_name: str, preset: str, seconds: float) -> dict:
+    ctx = mp.get_context("spawn")
+    queue = ctx.Queue()
+    proc = ctx.Process(target=_measure_agent, args=(agent_name, preset, seconds, queue))
+    proc.start()
+    result = queue.get()
+    proc.join()
+    return result
+
+
+def matmul_peak(rows_list=(256, 1024), inner: int = 512, seconds: float = 1.0) -> dict[str, float]:
+    """GFLOP/s of a float32 [rows, inner] x [inner, inner] product under jit."""
+    import jax
+    import jax.numpy as jnp
+
+    out = {}
+    for rows in rows_list:
+        a = jnp.ones((rows, inner), jnp.float32)
+        b = jnp.ones((inner, inner), jnp.float32)
+        f = jax.jit(lambda x, y: jnp.tanh(x @ y) @ y)  # two dependent products, so nothing is skipped
+        f(a, b).block_until_ready()
+        n, t0 = 0, time.perf_counter()
+        while time.perf_counter() - t0 < seconds:
+            f(a, b).block_until_ready()
+            n += 1
+        out[str(rows)] = 2 * 2 * rows * inner * inner * n / (time.perf_counter() - t0) / 1e9
+    return out
+
+
+def evaluation_speed(episodes: int = 50) -> dict[str, float]:
+    """Seconds per 1000 environment steps with a cpu-preset SAW policy: E episodes in lockstep with
+    one batched policy call per step, against one episode at a time."""
+    import jax
+
+    from gcrl import agents, config
+    from gcrl.agents.base import DataSpec
+    from gcrl.evaluate import evaluate, make_envs
+    from gcrl.policy import Policy
+
+    _, agent_cfg = config.resolve("saw", "pointmaze-medium-navigate-v0", "cpu")
+    spec = DataSpec((OBS_DIM,), False, ACTION_DIM, False)
+    agent = agents.get("saw").make(agent_cfg, spec)
+    policy = Policy(agent, agent.init(jax.random.PRNGKey(0)), spec)  # untrained: every episode runs the full 1000 steps
+    out = {}
+    for label, count in (("batched", episodes), ("one_at_a_time", 1)):
+        envs = make_envs("pointmaze-medium-v0", count)
+        policy(np.zeros((count, OBS_DIM), np.float32), np.zeros((count, OBS_DIM), np.float32))  # compile
+        runs = max(1, min(episodes, 5) // count) if count == 1 else 1
+        t0 = time.perf_counter()
+        steps = 0
+        for r in range(runs):
+            steps += evaluate(policy, "pointmaze-medium-v0", count, tasks=(1,), seed=r, progress=False, envs=envs).env_steps
+        seconds = time.perf_counter() - t0
+        out[f"{label}_s_per_1000_steps"] = seconds / steps * 1000
+        out[f"{label}_env_steps_per_s"] = steps / seconds
+        for env in envs:
+            env.close()
+    return out
+
+
+def generation_speed(episodes: int = 5) -> float:
+    from gcrl.data.generate import generate_arrays
+
+    t0 = time.perf_counter()
+    train, val = generate_arrays("pointmaze-medium-navigate-v0", episodes=episodes, seed=0, progress=False)
+    return (len(train["observations"]) + len(val["observations"])) / (time.perf_counter() - t0)
+
+
+def markdown(report: dict) -> str:
+    peak = report["matmul_gflops_per_s"]
+    lines = [
+        "| agent | preset | updates/s | compile s | GFLOP/update | GFLOP/s | peak RSS MB |",
+        "| --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for r in report["agents"]:
+        lines.append(
+            f"| {r['agent']} | {r['preset']} | {r['updates_per_s']:.1f} | {r['compile_s']:.1f} | "
+            f"{r['flops_per_update'] / 1e9:.2f} | {r['gflops_per_s']:.0f} | {r['peak_rss_mb']:.0f} |"
+        )
+    lines.append("")
+    lines.append("float32 matmul peak (GFLOP/s): " + ", ".join(f"{k} rows {v:.0f}" for k, v in peak.items()))
+    if "evaluation" in report:
+        e = report["evaluation"]
+        lines.append(
+            f"evaluation: {e['batched_s_per_1000_steps']:.3f} s per 1000-step episode in lockstep "
+            f"({e['batched_env_steps_per_s']:,.0f} env steps/s) vs {e['one_at_a_time_s_per_1000_steps']:.3f} s one at a time"
+        )
+    if "generation_transitions_per_s" in report:
+        lines.append(f"dataset generation: {report['generation_transitions_per_s']:,.0f} transitions/s")
+    return "\n".join(lines)
+
+
+def run(agent_names: list[str], presets: list[str], quick: bool = False, json_path: str | None = None) -> dict:
+    seconds = 3.0 if quick else 15.0
+    report: dict = {"agents": []}
+    report["matmul_gflops_per_s"] = matmul_peak(seconds=0.5 if quick else 2.0)
+    for preset in presets:
+        for name in agent_names:
+            console.print(f"measuring {name} ({preset})...")
+            report["agents"].append(measure_agent(name, preset, seconds if preset == "cpu" else 2 * seconds))
+    report["evaluation"] = evaluation_speed(episodes=10 if quick else 50)
+    report["generation_transitions_per_s"] = generation_speed(episodes=2 if quick else 10)
+    table = markdown(report)
+    console.print(table)
+    if json_path:
+        Path(json_path).write_text(json.dumps(report, indent=2))
+        Path(json_path).with_suffix(".md").write_text(table + "\n")
+    return report
