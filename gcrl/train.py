@@ -162,7 +162,7 @@ def train(train_cfg: TrainConfig, agent_cfg, run_dir: Path | None = None, datase
     val_key = jax.random.PRNGKey(train_cfg.seed + 1)
 
     env_name = env_name_for(train_cfg.dataset)
-    envs = None
+    envs, policy = None, None
     logger, eval_logger = MetricsLogger(run_dir), MetricsLogger(run_dir, "eval.csv", tensorboard=False)
     reporter = Reporter("train", train_cfg.steps, "updates", enabled=progress, start=step)
     result = None
@@ -170,7 +170,9 @@ def train(train_cfg: TrainConfig, agent_cfg, run_dir: Path | None = None, datase
         with _StopFlag() as stop:
             while step < train_cfg.steps and not stop.requested:
                 n = min(chunk_size, train_cfg.steps - step)
-                fn = chunk if n == chunk_size else tail_chunks.setdefault(n, make_train_chunk(agent, train_cfg.batch_size, n))
+                if n != chunk_size and n not in tail_chunks:  # a shorter last chunk compiles once more
+                    tail_chunks[n] = make_train_chunk(agent, train_cfg.batch_size, n)
+                fn = chunk if n == chunk_size else tail_chunks[n]
                 t0 = time.perf_counter()
                 state, metrics = fn(state, data)
                 metrics = jax.device_get(metrics)
@@ -190,11 +192,12 @@ def train(train_cfg: TrainConfig, agent_cfg, run_dir: Path | None = None, datase
                 if env_name and (due or step == train_cfg.steps) and train_cfg.eval_episodes > 0:
                     reporter.close()
                     t0 = time.perf_counter()
-                    if envs is None:
+                    if envs is None:  # made once, reused by every evaluation (as the compiled policy)
                         from gcrl.evaluate import make_envs
 
                         envs = make_envs(env_name, train_cfg.eval_episodes)
-                    policy = Policy(agent, state.params, spec, train_cfg.eval_temperature, seed=train_cfg.seed)
+                        policy = Policy(agent, state.params, spec, train_cfg.eval_temperature, seed=train_cfg.seed)
+                    policy.params = state.params
                     result = run_evaluation(policy, env_name, train_cfg.eval_episodes, train_cfg.seed, run_dir, step, progress, envs)
                     eval_logger.log(step, {"overall": result.overall, **{f"task{i + 1}": s for i, s in enumerate(result.per_task)}})
                     timings.eval_s += time.perf_counter() - t0

@@ -20,20 +20,22 @@ class Config(CommonConfig):
     rep_dim: int = 10
 
 
-def awr_policy_loss(actor, value: GoalValue, params, batch, alpha: float, extra_pairs=()):
-    """-E[exp(alpha (V(s', g) - V(s, g))) log pi(a | s, g)], g the actor goal, V under stop-gradient.
-
-    Also returns V(s, g), the values of `extra_pairs` (computed in the same forward pass) and the
-    policy's distribution, which SAW reuses for its bootstrap term."""
-    s, g = batch["observations"], batch["actor_goals"]
-    v, next_v, *extra = value.many(params, [(s, g), (batch["next_observations"], g), *extra_pairs])
+def awr_policy_loss(actor, params, batch, v, next_v, alpha: float):
+    """-E[exp(alpha (V(s', g) - V(s, g))) log pi(a | s, g)], g the actor goal; v = V(s, g) and
+    next_v = V(s', g) come in under stop-gradient. Also returns the policy's distribution."""
     advantage = next_v - v
     weights = exp_weight(advantage, alpha)
-    dist = actor.apply(params["actor"], (s, g))
+    dist = actor.apply(params["actor"], (batch["observations"], batch["actor_goals"]))
     log_prob = dist.log_prob(batch["actions"])
     loss = -(weights * log_prob).mean()
     metrics = {"actor/awr_loss": loss, "actor/adv": advantage.mean(), "actor/weight": weights.mean(), "actor/log_prob": log_prob.mean()}
-    return loss, metrics, (v, *extra), dist
+    return loss, metrics, dist
+
+
+def policy_value_pairs(batch) -> dict:
+    """The (observations, goals) pairs whose values the AWR weights need."""
+    s, g = batch["observations"], batch["actor_goals"]
+    return {"v": (s, g), "next_v": (batch["next_observations"], g)}
 
 
 def make(config: Config, spec: DataSpec) -> Agent:
@@ -46,7 +48,8 @@ def make(config: Config, spec: DataSpec) -> Agent:
 
     def loss(params, target_params, batch, key):
         value_loss, value_metrics = value.loss(params, target_params, batch, config.discount, config.expectile)
-        actor_loss, actor_metrics, _, _ = awr_policy_loss(actor, value, params, batch, config.alpha)
+        v = value.named(params, policy_value_pairs(batch))
+        actor_loss, actor_metrics, _ = awr_policy_loss(actor, params, batch, v["v"], v["next_v"], config.alpha)
         return value_loss + actor_loss, {**value_metrics, **actor_metrics}
 
     return Agent(

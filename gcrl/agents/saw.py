@@ -3,8 +3,8 @@
 One flat policy pi(a | s, g), bootstrapped on a subgoal-conditioned subpolicy pi_sub(a | s, w):
 
 1. Value V: GCIVL on phi(s, g).
-2. Subpolicy, w = s_{t+k}: AWR with weight exp(alpha_sub (V(s', w) - V(s, w))). By default it is
-   HIQL's low-level actor, pi_sub(a | s, phi(s, w)), whose gradient also trains phi.
+2. Subpolicy pi_sub(a | s, w), w = s_{t+k}: AWR with weight exp(alpha_sub (V(s', w) - V(s, w))).
+   With sub_goal_rep it is HIQL's low-level actor instead, pi_sub(a | s, phi(s, w)).
 3. Flat policy, w = the k-step waypoint towards g:
      loss = -E[exp(alpha A(s, a, g)) log pi(a | s, g)]
             + E[exp(beta (V(w, g) - V(s, g))) D(pi_sub(. | s, w), pi(. | s, g))],
@@ -25,7 +25,7 @@ import jax
 import jax.numpy as jnp
 
 from gcrl.agents.base import Agent, CommonConfig, DataSpec, LossGroup, actor_goal_sampler, choose, exp_weight, flat_act
-from gcrl.agents.gcivl import awr_policy_loss
+from gcrl.agents.gcivl import awr_policy_loss, policy_value_pairs
 from gcrl.agents.values import GoalValue
 from gcrl.errors import GcrlError
 from gcrl.nets.heads import Actor
@@ -43,9 +43,9 @@ class Config(CommonConfig):
     subgoal_steps: int = 25
     rep_dim: int = 10
     const_std: bool = True
-    # The subpolicy is HIQL's low-level actor: pi_sub(a | s, phi(s, w)), its gradient also training
-    # phi. Off: pi_sub(a | s, w) on the raw subgoal.
-    sub_goal_rep: bool = True
+    # On: the subpolicy is HIQL's low-level actor, pi_sub(a | s, phi(s, w)), its gradient also
+    # training phi. Off (DESIGN.md, and a little better in our runs): pi_sub(a | s, w).
+    sub_goal_rep: bool = False
     kl_direction: str = "sub_to_policy"
     schedule: str = "joint"
 
@@ -86,22 +86,32 @@ def make(config: Config, spec: DataSpec) -> Agent:
     def value_loss(params, target_params, batch, key):
         return value.loss(params, target_params, batch, config.discount, config.expectile)
 
-    def subpolicy_loss(params, target_params, batch, key):
+    def weight_pairs(batch, parts) -> dict:
+        """The (observations, goals) pairs whose values the weights of `parts` need."""
         s, w = batch["observations"], batch["subgoals"]
-        next_v, v = value.many(params, [(batch["next_observations"], w), (s, w)])
-        weights = exp_weight(next_v - v, config.alpha_sub)
+        pairs = {}
+        if "subpolicy" in parts:
+            pairs.update(sub_next_v=(batch["next_observations"], w), sub_v=(s, w))
+        if "policy" in parts:
+            pairs.update(policy_value_pairs(batch))
+            if config.beta > 0:
+                pairs["waypoint_v"] = (batch["waypoints"], batch["actor_goals"])
+        return pairs
+
+    def subpolicy_loss(params, target_params, batch, key, values=None):
+        values = values or value.named(params, weight_pairs(batch, ("subpolicy",)))
+        s, w = batch["observations"], batch["subgoals"]
+        weights = exp_weight(values["sub_next_v"] - values["sub_v"], config.alpha_sub)
         log_prob = sub_dist(params, s, w).log_prob(batch["actions"])
         loss = -(weights * log_prob).mean()
         return loss, {"subpolicy/loss": loss, "subpolicy/weight": weights.mean(), "subpolicy/log_prob": log_prob.mean()}
 
-    def policy_loss(params, target_params, batch, key):
-        s, g, w = batch["observations"], batch["actor_goals"], batch["waypoints"]
-        waypoint_pair = [(w, g)] if config.beta > 0 else []
-        loss, metrics, values, dist = awr_policy_loss(actor, value, params, batch, config.alpha, waypoint_pair)
+    def policy_loss(params, target_params, batch, key, values=None):
+        values = values or value.named(params, weight_pairs(batch, ("policy",)))
+        loss, metrics, dist = awr_policy_loss(actor, params, batch, values["v"], values["next_v"], config.alpha)
         if config.beta > 0:
-            v, v_waypoint = values
-            weights = exp_weight(v_waypoint - v, config.beta)
-            sub = jax.lax.stop_gradient(sub_dist(params, s, w))
+            weights = exp_weight(values["waypoint_v"] - values["v"], config.beta)
+            sub = jax.lax.stop_gradient(sub_dist(params, batch["observations"], batch["waypoints"]))
             d = divergence(sub, dist, config.const_std, config.kl_direction)
             bootstrap = (weights * d).mean()
             metrics.update({"actor/bootstrap_loss": bootstrap, "actor/waypoint_weight": weights.mean(), "actor/divergence": d.mean()})
@@ -110,11 +120,12 @@ def make(config: Config, spec: DataSpec) -> Agent:
         return loss, metrics
 
     def joint_loss(params, target_params, batch, key):
-        total, metrics = 0.0, {}
-        for part in (value_loss, subpolicy_loss, policy_loss):
-            loss, part_metrics = part(params, target_params, batch, key)
-            total, metrics = total + loss, {**metrics, **part_metrics}
-        return total, metrics
+        # All the weights' values in one forward pass of the value network.
+        values = value.named(params, weight_pairs(batch, ("subpolicy", "policy")))
+        value_part, metrics = value_loss(params, target_params, batch, key)
+        sub_part, sub_metrics = subpolicy_loss(params, target_params, batch, key, values)
+        policy_part, policy_metrics = policy_loss(params, target_params, batch, key, values)
+        return value_part + sub_part + policy_part, {**metrics, **sub_metrics, **policy_metrics}
 
     if config.schedule == "joint":
         groups = (LossGroup("all", (*value.keys, "subpolicy", "actor"), joint_loss),)

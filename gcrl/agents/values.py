@@ -48,6 +48,10 @@ class GoalValue:
             values = values.mean(0)
         return jnp.split(values, len(pairs), axis=-1)
 
+    def named(self, params, pairs: dict) -> dict:
+        """`many` over a dict of named pairs: {name: value}."""
+        return dict(zip(pairs, self.many(params, list(pairs.values()))))
+
     def loss(self, params, target_params, batch, discount: float, expectile: float):
         s, s_next, g = batch["observations"], batch["next_observations"], batch["value_goals"]
         target, next_target = self.many(target_params, [(s, g), (s_next, g)], reduce_mean=False)
