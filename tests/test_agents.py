@@ -147,6 +147,8 @@ def test_divergences():
     sub = Gaussian(jnp.array([[0.5, -0.2]]), jnp.array([[0.1, -0.3]]))
     pi = Gaussian(jnp.array([[0.1, 0.4]]), jnp.array([[-0.2, 0.2]]))
     np.testing.assert_allclose(saw.divergence(sub, pi, True, "sub_to_policy"), [0.4**2 + 0.6**2], rtol=1e-6)
+    unit = Gaussian(sub.mean, jnp.zeros_like(sub.log_std)), Gaussian(pi.mean, jnp.zeros_like(pi.log_std))
+    np.testing.assert_allclose(saw.divergence(*unit, True, "sub_to_policy", "kl"), unit[0].kl(unit[1]), rtol=1e-6)
     def kl(p, q):
         return np.sum(q.log_std - p.log_std + (np.exp(2 * p.log_std) + (p.mean - q.mean) ** 2) / (2 * np.exp(2 * q.log_std)) - 0.5)
     np.testing.assert_allclose(saw.divergence(sub, pi, False, "sub_to_policy"), [kl(sub, pi)], rtol=1e-5)

@@ -31,6 +31,9 @@ from gcrl.errors import GcrlError
 from gcrl.nets.heads import Actor
 
 KL_DIRECTIONS = ("sub_to_policy", "policy_to_sub")  # KL(pi_sub || pi) as the published code, or KL(pi || pi_sub)
+# With constant std: DESIGN.md's squared distance between the means, or the exact KL of two unit
+# Gaussians, which is half of it.
+CONST_STD_DIVERGENCES = ("squared_distance", "kl")
 SCHEDULES = ("joint", "sequential")
 
 
@@ -47,21 +50,25 @@ class Config(CommonConfig):
     # training phi. Off (DESIGN.md, and a little better in our runs): pi_sub(a | s, w).
     sub_goal_rep: bool = False
     kl_direction: str = "sub_to_policy"
+    const_std_divergence: str = "squared_distance"
     schedule: str = "joint"
 
     def __post_init__(self):
         if self.kl_direction not in KL_DIRECTIONS:
             raise GcrlError(f"saw: kl_direction must be one of {', '.join(KL_DIRECTIONS)}, got '{self.kl_direction}'.")
+        if self.const_std_divergence not in CONST_STD_DIVERGENCES:
+            raise GcrlError(f"saw: const_std_divergence must be one of {', '.join(CONST_STD_DIVERGENCES)}, got '{self.const_std_divergence}'.")
         if self.schedule not in SCHEDULES:
             raise GcrlError(f"saw: schedule must be one of {', '.join(SCHEDULES)}, got '{self.schedule}'.")
         if self.beta < 0:
             raise GcrlError(f"saw: beta must be >= 0, got {self.beta}.")
 
 
-def divergence(sub, policy, const_std: bool, direction: str):
+def divergence(sub, policy, const_std: bool, direction: str, const_std_divergence: str = "squared_distance"):
     """D(pi_sub, pi) per sample; `sub` is already under stop-gradient."""
     if const_std and hasattr(sub, "mean"):
-        return jnp.sum((sub.mean - policy.mean) ** 2, axis=-1)
+        squared = jnp.sum((sub.mean - policy.mean) ** 2, axis=-1)
+        return squared if const_std_divergence == "squared_distance" else 0.5 * squared
     return sub.kl(policy) if direction == "sub_to_policy" else policy.kl(sub)
 
 
@@ -112,7 +119,7 @@ def make(config: Config, spec: DataSpec) -> Agent:
         if config.beta > 0:
             weights = exp_weight(values["waypoint_v"] - values["v"], config.beta)
             sub = jax.lax.stop_gradient(sub_dist(params, batch["observations"], batch["waypoints"]))
-            d = divergence(sub, dist, config.const_std, config.kl_direction)
+            d = divergence(sub, dist, config.const_std, config.kl_direction, config.const_std_divergence)
             bootstrap = (weights * d).mean()
             metrics.update({"actor/bootstrap_loss": bootstrap, "actor/waypoint_weight": weights.mean(), "actor/divergence": d.mean()})
             loss = loss + bootstrap
