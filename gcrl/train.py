@@ -162,6 +162,8 @@ def train(train_cfg: TrainConfig, agent_cfg, run_dir: Path | None = None, datase
     val_key = jax.random.PRNGKey(train_cfg.seed + 1)
 
     env_name = env_name_for(train_cfg.dataset)
+    if env_name is None and train_cfg.eval_episodes > 0:
+        console.print("  (a dataset from a file has no OGBench environment: no evaluation; losses only)")
     envs, policy = None, None
     logger, eval_logger = MetricsLogger(run_dir), MetricsLogger(run_dir, "eval.csv", tensorboard=False)
     reporter = Reporter("train", train_cfg.steps, "updates", enabled=progress, start=step)
