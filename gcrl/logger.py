@@ -40,7 +40,3 @@ class MetricsLogger:
         if self._tb is not None:
             self._tb.close()
 
-
-def read_csv(path: Path) -> list[dict[str, float]]:
-    with open(path, newline="") as f:
-        return [{k: float(v) for k, v in row.items() if v != ""} for row in csv.DictReader(f)]

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import signal
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
@@ -74,12 +74,11 @@ class Timings:
     train_s: float = 0.0
     eval_s: float = 0.0
     updates: int = 0
-    extra: dict = field(default_factory=dict)
 
     def as_dict(self) -> dict:
         rate = self.updates / self.train_s if self.train_s else 0.0
         return {"load_s": self.load_s, "compile_s": self.compile_s, "train_s": self.train_s, "eval_s": self.eval_s,
-                "updates": self.updates, "updates_per_s": rate, **self.extra}  # fmt: skip
+                "updates": self.updates, "updates_per_s": rate}  # fmt: skip
 
 
 class _StopFlag:

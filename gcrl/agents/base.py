@@ -8,7 +8,7 @@ goals, key, temperature) to actions. The loop jits, scans and vmaps them without
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
 import jax
@@ -73,11 +73,6 @@ def gcivl_value_loss(values, target_values, next_target_values, rewards, masks, 
     return loss, metrics
 
 
-def weighted_log_likelihood_loss(dist, actions, weights):
-    """-E[w log pi(a | ...)]."""
-    return -(weights * dist.log_prob(actions)).mean()
-
-
 def clip_actions(actions, discrete: bool):
     return actions if discrete else jnp.clip(actions, -1.0, 1.0)
 
@@ -108,10 +103,6 @@ def actor_goal_sampler(config) -> SamplerConfig:
         frame_stack=config.frame_stack,
         p_aug=config.p_aug,
     )
-
-
-def config_fields(config_cls) -> dict[str, Any]:
-    return {f.name: f for f in fields(config_cls)}
 
 
 @dataclass(frozen=True)

@@ -33,12 +33,6 @@ def atomic_path(path: Path):
         raise
 
 
-def save_npz(path: Path, arrays: dict[str, np.ndarray], compress: bool = True) -> None:
-    with atomic_path(path) as tmp:
-        with open(tmp, "wb") as f:  # a file object keeps numpy from appending '.npz' to the temp name
-            (np.savez_compressed if compress else np.savez)(f, **arrays)
-
-
 def read_npz(path: Path) -> dict[str, np.ndarray]:
     """All arrays of an .npz file, or a DatasetError that says why it cannot be read."""
     path = Path(path)
