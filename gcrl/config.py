@@ -52,6 +52,8 @@ def dataset_settings(agent: str, dataset: str) -> dict[str, Any]:
         if name.startswith("cube-single"):
             out["expectile"] = 0.9
     if agent == "saw":
+        if dataset.startswith("visual-"):
+            out["share_goal_rep"] = True  # the published pixel runs: the policy reads the value's phi
         if name.startswith("cube-single") and not dataset.startswith("visual-"):
             out["beta"] = 0.3
         elif any(name.startswith(p) for p in ("cube-double", "cube-triple", "scene")) and not dataset.startswith("visual-"):

@@ -8,7 +8,7 @@ import pytest
 
 from gcrl import agents
 from gcrl.agents import gcivl, hiql, saw
-from gcrl.agents.base import DataSpec, exp_weight, expectile_weight, gcivl_value_loss
+from gcrl.agents.base import DataSpec, exp_weight, expectile_weight, gcivl_value_loss, policy_of
 from gcrl.learner import apply_update, init_state, make_train_chunk, update
 from gcrl.data import sampling
 from gcrl.data.validate import validate
@@ -58,9 +58,9 @@ def test_gcivl_value_loss_by_hand():
 
 def test_saw_with_beta_zero_is_gcivl_with_awr():
     saw_agent, params = build(saw, beta=0.0, alpha=3.0)
-    gcivl_agent = gcivl.make(gcivl.Config(**TINY, goal_rep=True, alpha=3.0), SPEC)
+    gcivl_agent = gcivl.make(gcivl.Config(**TINY, goal_rep=True, actor_goal_rep=True, alpha=3.0), SPEC)
     b, key = batch(), jax.random.PRNGKey(1)
-    targets = {k: params[k] for k in ("value", "goal_rep")}
+    targets = {"value": jax.tree_util.tree_map(lambda x: 0.9 * x, params["value"])}
     saw_total, saw_metrics = saw_agent.groups[0].loss(params, targets, b, key)
     shared = {k: params[k] for k in ("value", "goal_rep", "actor")}
     gcivl_total, _ = gcivl_agent.groups[0].loss(shared, targets, b, key)
@@ -79,9 +79,9 @@ def test_saw_bootstrap_term_by_hand():
     value = lambda s, g: agent_value(agent, params, s, g)  # noqa: E731
     from gcrl.nets.heads import Actor
 
-    actor = Actor((8, 8), 2, layer_norm=False)
-    pi = actor.apply(params["actor"], (b["observations"], b["actor_goals"]))
-    sub = actor.apply(params["subpolicy"], (b["observations"], b["waypoints"]))
+    # The flat policy acts on concat(s, phi_pi(s, g)), phi_pi its own goal representation.
+    pi = Actor((8, 8), 2, layer_norm=False, goal_rep_dim=10).apply(params["actor"], (b["observations"], b["actor_goals"]))
+    sub = Actor((8, 8), 2, layer_norm=False).apply(params["subpolicy"], (b["observations"], b["waypoints"]))
     w = np.minimum(np.exp(2.0 * (value(b["waypoints"], b["actor_goals"]) - value(b["observations"], b["actor_goals"]))), 100)
     d = np.sum((np.asarray(sub.mean) - np.asarray(pi.mean)) ** 2, axis=-1)
     np.testing.assert_allclose(m["actor/bootstrap_loss"], np.mean(w * d), rtol=1e-5)
@@ -116,12 +116,48 @@ def test_policy_losses_give_no_gradient_to_values_or_subpolicy(module, overrides
 
         def actor_part(p):
             v = value.named(p, policy_value_pairs(b))
-            return awr_policy_loss(actor, p, b, v["v"], v["next_v"], 10.0)[0]
+            return awr_policy_loss(policy_of(actor), p, b, v["v"], v["next_v"], 10.0)[0]
 
         grads = jax.grad(actor_part)(params)
     for key_name in frozen:
         assert all(np.all(np.asarray(g) == 0) for g in jax.tree_util.tree_leaves(grads[key_name])), key_name
     assert any(np.any(np.asarray(g) != 0) for g in jax.tree_util.tree_leaves(grads["actor"]))
+    if module is saw:  # the policy's own goal representation learns from the policy loss
+        assert any(np.any(np.asarray(g) != 0) for g in jax.tree_util.tree_leaves(grads["actor"]["params"]["GoalRep_0"]))
+
+
+def test_saw_with_a_shared_goal_rep_trains_the_values_phi_from_the_policy_loss():
+    agent = saw.make(saw.Config(**TINY, schedule="sequential", share_goal_rep=True), SPEC)
+    params = agent.init(jax.random.PRNGKey(0))
+    assert "GoalRep_0" not in params["actor"]["params"] and agent.groups[2].keys == ("actor", "goal_rep")
+    grads = jax.grad(lambda p: agent.groups[2].loss(p, p, batch(), None)[0])(params)
+    assert any(np.any(np.asarray(g) != 0) for g in jax.tree_util.tree_leaves(grads["goal_rep"]))
+    assert all(np.all(np.asarray(g) == 0) for g in jax.tree_util.tree_leaves(grads["value"]))
+
+
+def test_value_targets_are_the_target_heads_on_the_online_phi():
+    """As the published code: only the heads have Polyak copies; phi is shared with the targets."""
+    agent, params = build(hiql)
+    assert agent.target_keys == ("value",)
+    from gcrl.agents.values import GoalValue
+
+    value = GoalValue(agent.config, SPEC, goal_rep=True)
+    b = batch()
+    target_heads = jax.tree_util.tree_map(lambda x: 1.1 * x, params["value"])
+    loss, _ = value.loss(params, {"value": target_heads}, b, 0.99, 0.7)
+    s, s2, g = b["observations"], b["next_observations"], b["value_goals"]
+    by_hand = lambda o, heads: value.value.apply(heads, (o,), (value.phi(params, o, g),))  # noqa: E731
+    expected, _ = gcivl_value_loss(by_hand(s, params["value"]), by_hand(s, target_heads), by_hand(s2, target_heads), b["rewards"], b["masks"], 0.99, 0.7)
+    np.testing.assert_allclose(loss, expected, rtol=1e-6)
+    # phi's gradient comes from the online pass only.
+    grads = jax.grad(lambda p: value.loss({**params, "goal_rep": p}, {"value": target_heads}, b, 0.99, 0.7)[0])(params["goal_rep"])
+    online_only = jax.grad(
+        lambda p: gcivl_value_loss(
+            value.value.apply(params["value"], (s,), (value.phi({"goal_rep": p}, s, g),)),
+            by_hand(s, target_heads), by_hand(s2, target_heads), b["rewards"], b["masks"], 0.99, 0.7,
+        )[0]
+    )(params["goal_rep"])
+    jax.tree_util.tree_map(lambda a, c: np.testing.assert_allclose(a, c, rtol=1e-4, atol=1e-6), grads, online_only)
 
 
 @pytest.mark.parametrize("sub_goal_rep", [True, False])

@@ -84,11 +84,20 @@ def choose(dist, key, temperature, discrete: bool):
     return clip_actions(actions, discrete)
 
 
-def flat_act(actor, discrete: bool, name: str = "actor"):
-    """act(params, observations, goals, key, temperature) of a flat goal-conditioned policy."""
+def policy_of(actor, name: str = "actor"):
+    """pi(. | s, g) as a function of the parameters: the actor module stored under params[name]."""
+
+    def policy(params, observations, goals):
+        return actor.apply(params[name], (observations, goals))
+
+    return policy
+
+
+def flat_act(policy, discrete: bool):
+    """act(params, observations, goals, key, temperature) of a flat policy, policy(params, s, g) -> dist."""
 
     def act(params, observations, goals, key, temperature=0.0):
-        return choose(actor.apply(params[name], (observations, goals)), key, temperature, discrete)
+        return choose(policy(params, observations, goals), key, temperature, discrete)
 
     return act
 

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import jax.numpy as jnp
 
-from gcrl.agents.base import Agent, CommonConfig, DataSpec, LossGroup, actor_goal_sampler, flat_act
+from gcrl.agents.base import Agent, CommonConfig, DataSpec, LossGroup, actor_goal_sampler, flat_act, policy_of
 from gcrl.nets.heads import Actor
 
 
@@ -33,7 +33,7 @@ def make(config: Config, spec: DataSpec) -> Agent:
         config=config,
         init=init,
         groups=(LossGroup("all", ("actor",), loss),),
-        act=flat_act(actor, spec.discrete),
+        act=flat_act(policy_of(actor), spec.discrete),
         sampler=actor_goal_sampler(config),
     )
 

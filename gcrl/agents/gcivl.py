@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import jax
 
-from gcrl.agents.base import Agent, CommonConfig, DataSpec, LossGroup, actor_goal_sampler, exp_weight, flat_act
+from gcrl.agents.base import Agent, CommonConfig, DataSpec, LossGroup, actor_goal_sampler, exp_weight, flat_act, policy_of
 from gcrl.agents.values import GoalValue
 from gcrl.nets.heads import Actor
 
@@ -16,16 +16,20 @@ from gcrl.nets.heads import Actor
 class Config(CommonConfig):
     expectile: float = 0.7
     alpha: float = 10.0
-    goal_rep: bool = False  # value on phi(s, g) (as HIQL and SAW) instead of concat(s, g)
+    goal_rep: bool = False  # value on concat(s, phi(s, g)) (as HIQL and SAW) instead of concat(s, g)
+    # The policy on concat(s, phi_pi(s, g)), phi_pi its own goal representation: SAW's flat policy,
+    # so that SAW with beta = 0 is exactly this.
+    actor_goal_rep: bool = False
     rep_dim: int = 10
 
 
-def awr_policy_loss(actor, params, batch, v, next_v, alpha: float):
+def awr_policy_loss(policy, params, batch, v, next_v, alpha: float):
     """-E[exp(alpha (V(s', g) - V(s, g))) log pi(a | s, g)], g the actor goal; v = V(s, g) and
-    next_v = V(s', g) come in under stop-gradient. Also returns the policy's distribution."""
+    next_v = V(s', g) come in under stop-gradient; policy(params, s, g) -> distribution. Also
+    returns the policy's distribution."""
     advantage = next_v - v
     weights = exp_weight(advantage, alpha)
-    dist = actor.apply(params["actor"], (batch["observations"], batch["actor_goals"]))
+    dist = policy(params, batch["observations"], batch["actor_goals"])
     log_prob = dist.log_prob(batch["actions"])
     loss = -(weights * log_prob).mean()
     metrics = {"actor/awr_loss": loss, "actor/adv": advantage.mean(), "actor/weight": weights.mean(), "actor/log_prob": log_prob.mean()}
@@ -40,7 +44,11 @@ def policy_value_pairs(batch) -> dict:
 
 def make(config: Config, spec: DataSpec) -> Agent:
     value = GoalValue(config, spec, goal_rep=config.goal_rep, rep_dim=config.rep_dim)
-    actor = Actor(config.hidden, spec.action_dim, discrete=spec.discrete, layer_norm=config.actor_layer_norm, encoder=config.encoder)
+    actor = Actor(
+        config.hidden, spec.action_dim, discrete=spec.discrete, layer_norm=config.actor_layer_norm, encoder=config.encoder,
+        goal_rep_dim=config.rep_dim if config.actor_goal_rep else 0, goal_rep_layer_norm=config.layer_norm,
+    )  # fmt: skip
+    policy = policy_of(actor)
 
     def init(key):
         k_value, k_actor = jax.random.split(key)
@@ -49,7 +57,7 @@ def make(config: Config, spec: DataSpec) -> Agent:
     def loss(params, target_params, batch, key):
         value_loss, value_metrics = value.loss(params, target_params, batch, config.discount, config.expectile)
         v = value.named(params, policy_value_pairs(batch))
-        actor_loss, actor_metrics, _ = awr_policy_loss(actor, params, batch, v["v"], v["next_v"], config.alpha)
+        actor_loss, actor_metrics, _ = awr_policy_loss(policy, params, batch, v["v"], v["next_v"], config.alpha)
         return value_loss + actor_loss, {**value_metrics, **actor_metrics}
 
     return Agent(
@@ -57,8 +65,8 @@ def make(config: Config, spec: DataSpec) -> Agent:
         config=config,
         init=init,
         groups=(LossGroup("all", (*value.keys, "actor"), loss),),
-        act=flat_act(actor, spec.discrete),
+        act=flat_act(policy, spec.discrete),
         sampler=actor_goal_sampler(config),
-        target_keys=value.keys,
+        target_keys=value.target_keys,
     )
 

@@ -106,6 +106,6 @@ def make(config: Config, spec: DataSpec) -> Agent:
         groups=(LossGroup("all", (*value.keys, "high_actor", "low_actor"), loss),),
         act=act,
         sampler=actor_goal_sampler(config),
-        target_keys=value.keys,
+        target_keys=value.target_keys,
         parts={"reach": nets.reach, "subgoal": nets.subgoal},
     )

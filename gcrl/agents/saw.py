@@ -5,7 +5,9 @@ One flat policy pi(a | s, g), bootstrapped on a subgoal-conditioned subpolicy pi
 1. Value V: GCIVL on phi(s, g).
 2. Subpolicy pi_sub(a | s, w), w = s_{t+k}: AWR with weight exp(alpha_sub (V(s', w) - V(s, w))).
    With sub_goal_rep it is HIQL's low-level actor instead, pi_sub(a | s, phi(s, w)).
-3. Flat policy, w = the k-step waypoint towards g:
+3. Flat policy pi(a | s, g), on concat(s, phi_pi(s, g)) with phi_pi its own goal representation
+   (the published code; share_goal_rep uses the value's phi instead, gradients included, as the
+   published pixel runs), w = the k-step waypoint towards g:
      loss = -E[exp(alpha A(s, a, g)) log pi(a | s, g)]
             + E[exp(beta (V(w, g) - V(s, g))) D(pi_sub(. | s, w), pi(. | s, g))],
    A(s, a, g) = V(s', g) - V(s, g). With constant std, D is the squared distance between the means
@@ -24,7 +26,7 @@ from dataclasses import dataclass
 import jax
 import jax.numpy as jnp
 
-from gcrl.agents.base import Agent, CommonConfig, DataSpec, LossGroup, actor_goal_sampler, choose, exp_weight, flat_act
+from gcrl.agents.base import Agent, CommonConfig, DataSpec, LossGroup, actor_goal_sampler, choose, exp_weight, flat_act, policy_of
 from gcrl.agents.gcivl import awr_policy_loss, policy_value_pairs
 from gcrl.agents.values import GoalValue
 from gcrl.errors import GcrlError
@@ -49,6 +51,8 @@ class Config(CommonConfig):
     # On: the subpolicy is HIQL's low-level actor, pi_sub(a | s, phi(s, w)), its gradient also
     # training phi. Off (DESIGN.md, and a little better in our runs): pi_sub(a | s, w).
     sub_goal_rep: bool = False
+    # The flat policy reads the value's phi (and trains it) instead of its own goal representation.
+    share_goal_rep: bool = False
     kl_direction: str = "sub_to_policy"
     const_std_divergence: str = "squared_distance"
     schedule: str = "joint"
@@ -75,14 +79,25 @@ def divergence(sub, policy, const_std: bool, direction: str, const_std_divergenc
 def make(config: Config, spec: DataSpec) -> Agent:
     value = GoalValue(config, spec, goal_rep=True, rep_dim=config.rep_dim)
     actor_kwargs = dict(discrete=spec.discrete, const_std=config.const_std, layer_norm=config.actor_layer_norm, encoder=config.encoder)
-    actor = Actor(config.hidden, spec.action_dim, **actor_kwargs)
     subpolicy = Actor(config.hidden, spec.action_dim, **actor_kwargs)
+    if config.share_goal_rep:
+        actor = Actor(config.hidden, spec.action_dim, **actor_kwargs)
+
+        def policy(params, observations, goals):
+            return actor.apply(params["actor"], (observations,), (value.phi(params, observations, goals),))
+    else:
+        actor = Actor(config.hidden, spec.action_dim, **actor_kwargs, goal_rep_dim=config.rep_dim, goal_rep_layer_norm=config.layer_norm)
+        policy = policy_of(actor)
 
     def init(key):
         k_value, k_sub, k_actor = jax.random.split(key, 3)
         pair = (value.example, value.example)
-        sub_inputs = ((value.example,), (jnp.zeros((1, config.rep_dim)),)) if config.sub_goal_rep else (pair,)
-        return {**value.init(k_value), "subpolicy": subpolicy.init(k_sub, *sub_inputs), "actor": actor.init(k_actor, pair)}
+        on_rep = ((value.example,), (jnp.zeros((1, config.rep_dim)),))
+        return {
+            **value.init(k_value),
+            "subpolicy": subpolicy.init(k_sub, *(on_rep if config.sub_goal_rep else (pair,))),
+            "actor": actor.init(k_actor, *(on_rep if config.share_goal_rep else (pair,))),
+        }
 
     def sub_dist(params, observations, subgoals):
         """pi_sub(. | s, w): on phi(s, w) (HIQL's low actor) or on the raw subgoal."""
@@ -115,7 +130,7 @@ def make(config: Config, spec: DataSpec) -> Agent:
 
     def policy_loss(params, target_params, batch, key, values=None):
         values = values or value.named(params, weight_pairs(batch, ("policy",)))
-        loss, metrics, dist = awr_policy_loss(actor, params, batch, values["v"], values["next_v"], config.alpha)
+        loss, metrics, dist = awr_policy_loss(policy, params, batch, values["v"], values["next_v"], config.alpha)
         if config.beta > 0:
             weights = exp_weight(values["waypoint_v"] - values["v"], config.beta)
             sub = jax.lax.stop_gradient(sub_dist(params, batch["observations"], batch["waypoints"]))
@@ -138,10 +153,11 @@ def make(config: Config, spec: DataSpec) -> Agent:
         groups = (LossGroup("all", (*value.keys, "subpolicy", "actor"), joint_loss),)
     else:
         sub_keys = ("subpolicy", "goal_rep") if config.sub_goal_rep else ("subpolicy",)
+        actor_keys = ("actor", "goal_rep") if config.share_goal_rep else ("actor",)
         groups = (
             LossGroup("value", value.keys, value_loss),
             LossGroup("subpolicy", sub_keys, subpolicy_loss),
-            LossGroup("actor", ("actor",), policy_loss),
+            LossGroup("actor", actor_keys, policy_loss),
         )
 
     def act_sub(params, observations, subgoals, key, temperature=0.0):
@@ -153,8 +169,8 @@ def make(config: Config, spec: DataSpec) -> Agent:
         config=config,
         init=init,
         groups=groups,
-        act=flat_act(actor, spec.discrete),
+        act=flat_act(policy, spec.discrete),
         sampler=actor_goal_sampler(config),
-        target_keys=value.keys,
+        target_keys=value.target_keys,
         parts={"reach": act_sub},
     )

@@ -1,6 +1,10 @@
 """The goal-conditioned value function that GCIVL, HIQL and SAW share: an ensemble of two MLPs,
-on concat(s, g) or on a goal representation phi(s, g), trained by GCIVL's expectile loss against
-Polyak-averaged targets."""
+on concat(s, g) or on concat(s, phi(s, g)) with phi a goal representation, trained by GCIVL's
+expectile loss against Polyak-averaged targets.
+
+As in the published code, only the value heads have target copies: the targets run the target
+heads on the online phi (there phi is one module shared by the value, its target and the
+policies that read it)."""
 
 from __future__ import annotations
 
@@ -14,36 +18,39 @@ from gcrl.nets.heads import GoalRep, Value
 class GoalValue:
     def __init__(self, config, spec: DataSpec, goal_rep: bool, rep_dim: int = 10):
         self.uses_goal_rep = goal_rep
-        self.value = Value(config.hidden, layer_norm=config.layer_norm, encoder=None if goal_rep else config.encoder)
+        self.value = Value(config.hidden, layer_norm=config.layer_norm, encoder=config.encoder)
         self.goal_rep = GoalRep(config.hidden, rep_dim, config.layer_norm, config.encoder) if goal_rep else None
         self.keys = ("value", "goal_rep") if goal_rep else ("value",)
+        self.target_keys = ("value",)
         self.example = jnp.zeros((1, *spec.observation_shape), jnp.uint8 if spec.pixels else jnp.float32)
         self.rep_dim = rep_dim
 
     def init(self, key) -> dict:
         if not self.uses_goal_rep:
             return {"value": self.value.init(key, (self.example, self.example))}
-        params = {"goal_rep": self.goal_rep.init(key, self.example, self.example)}
-        params["value"] = self.value.init(key, (), (jnp.zeros((1, self.rep_dim)),))
+        k_rep, k_value = jax.random.split(key)
+        params = {"goal_rep": self.goal_rep.init(k_rep, self.example, self.example)}
+        params["value"] = self.value.init(k_value, (self.example,), (jnp.zeros((1, self.rep_dim)),))
         return params
 
     def phi(self, params, observations, goals):
         return self.goal_rep.apply(params["goal_rep"], observations, goals)
 
-    def __call__(self, params, observations, goals):
-        """[2, B] values of the two heads."""
+    def __call__(self, params, observations, goals, heads=None):
+        """[2, B] values of the two heads; `heads` replaces params['value'] (the target heads)."""
+        heads = params["value"] if heads is None else heads
         if self.uses_goal_rep:
-            return self.value.apply(params["value"], (), (self.phi(params, observations, goals),))
-        return self.value.apply(params["value"], (observations, goals))
+            return self.value.apply(heads, (observations,), (self.phi(params, observations, goals),))
+        return self.value.apply(heads, (observations, goals))
 
     def mean(self, params, observations, goals):
         return self(params, observations, goals).mean(0)
 
-    def many(self, params, pairs, reduce_mean: bool = True):
+    def many(self, params, pairs, reduce_mean: bool = True, heads=None):
         """Values of several (observations, goals) pairs in one forward pass: one large matrix
         product runs faster than several small ones. Outputs are constants to the gradient."""
-        params = jax.lax.stop_gradient(params)
-        values = self(params, jnp.concatenate([p[0] for p in pairs]), jnp.concatenate([p[1] for p in pairs]))
+        params, heads = jax.lax.stop_gradient((params, heads))
+        values = self(params, jnp.concatenate([p[0] for p in pairs]), jnp.concatenate([p[1] for p in pairs]), heads)
         if reduce_mean:
             values = values.mean(0)
         return jnp.split(values, len(pairs), axis=-1)
@@ -54,5 +61,6 @@ class GoalValue:
 
     def loss(self, params, target_params, batch, discount: float, expectile: float):
         s, s_next, g = batch["observations"], batch["next_observations"], batch["value_goals"]
-        target, next_target = self.many(target_params, [(s, g), (s_next, g)], reduce_mean=False)
+        pairs = [(s, g), (s_next, g)]
+        target, next_target = self.many(params, pairs, reduce_mean=False, heads=target_params["value"])
         return gcivl_value_loss(self(params, s, g), target, next_target, batch["rewards"], batch["masks"], discount, expectile)

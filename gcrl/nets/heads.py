@@ -63,9 +63,17 @@ class Actor(nn.Module):
     encoder: str | None = None
     log_std_min: float = -5.0
     log_std_max: float = 2.0
+    # > 0: observations are (s, g) and the policy acts on concat(s, phi(s, g)), phi its own goal
+    # representation of this size (SAW's flat policy in the published code).
+    goal_rep_dim: int = 0
+    goal_rep_layer_norm: bool = True
 
     @nn.compact
     def __call__(self, observations: Sequence, vectors: Sequence = ()):
+        if self.goal_rep_dim:
+            s, g = observations
+            phi = GoalRep(self.hidden, self.goal_rep_dim, self.goal_rep_layer_norm, self.encoder)(s, g)
+            observations, vectors = (s,), (*vectors, phi)
         x = Inputs(self.encoder)(observations, vectors)
         h = MLP(tuple(self.hidden), activate_final=True, layer_norm=self.layer_norm)(x)
         if self.discrete:
