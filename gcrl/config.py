@@ -86,6 +86,21 @@ def _convert(text: str, annotation, key: str):
         raise GcrlError(f"--set {key}={text}: cannot read '{text}' as {kind}.") from None
 
 
+def parse_seeds(text: str) -> list[int]:
+    """'0,1,2' or '0-3' -> [0, 1, 2] or [0, 1, 2, 3]."""
+    try:
+        if "-" in text.strip("-") and "," not in text:
+            low, high = (int(x) for x in text.split("-"))
+            seeds = list(range(low, high + 1))
+        else:
+            seeds = [int(x) for x in text.split(",") if x.strip()]
+    except ValueError:
+        raise GcrlError(f"--seeds expects integers like 0,1,2 or 0-3, got '{text}'.") from None
+    if not seeds or len(set(seeds)) != len(seeds):
+        raise GcrlError(f"--seeds expects distinct integers like 0,1,2 or 0-3, got '{text}'.")
+    return seeds
+
+
 def parse_sets(items: list[str] | None) -> dict[str, str]:
     out = {}
     for item in items or []:

@@ -65,8 +65,20 @@ def update(agent: Agent, state: TrainState, data: DeviceData, batch_size: int) -
     return new_state, metrics
 
 
-def make_train_chunk(agent: Agent, batch_size: int, num_updates: int):
-    """A jitted function (state, data) -> (state, metrics averaged over `num_updates` updates)."""
+def stack_states(states: list[TrainState]) -> TrainState:
+    """Several seeds' states as one, with a leading seed axis (for `seeds=True` functions)."""
+    return jax.tree_util.tree_map(lambda *xs: jnp.stack(xs), *states)
+
+
+def seed_state(state: TrainState, i: int) -> TrainState:
+    """Seed i's state out of a stacked one."""
+    return jax.tree_util.tree_map(lambda x: x[i], state)
+
+
+def make_train_chunk(agent: Agent, batch_size: int, num_updates: int, seeds: bool = False):
+    """A jitted function (state, data) -> (state, metrics averaged over `num_updates` updates).
+    With `seeds`, the state is stacked over seeds (vmap): every seed trains at once, on the one
+    dataset, each with its own batches, exactly as it would alone."""
 
     def chunk(state: TrainState, data: DeviceData):
         def body(s, _):
@@ -75,12 +87,14 @@ def make_train_chunk(agent: Agent, batch_size: int, num_updates: int):
         state, metrics = jax.lax.scan(body, state, None, length=num_updates)
         return state, jax.tree_util.tree_map(jnp.mean, metrics)
 
+    if seeds:
+        chunk = jax.vmap(chunk, in_axes=(0, None))
     return jax.jit(chunk, donate_argnums=0)
 
 
-def make_loss_eval(agent: Agent, batch_size: int):
+def make_loss_eval(agent: Agent, batch_size: int, seeds: bool = False):
     """A jitted function (state, data, key) -> metrics of every loss group on one batch, no update
-    (validation losses)."""
+    (validation losses). With `seeds`, state and key carry a seed axis."""
 
     def evaluate(state: TrainState, data: DeviceData, key):
         k_batch, k_loss = jax.random.split(key)
@@ -92,6 +106,8 @@ def make_loss_eval(agent: Agent, batch_size: int):
             metrics[f"loss/{group.name}"] = loss
         return metrics
 
+    if seeds:
+        evaluate = jax.vmap(evaluate, in_axes=(0, None, 0))
     return jax.jit(evaluate)
 
 

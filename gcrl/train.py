@@ -24,13 +24,13 @@ from gcrl.console import Reporter, console
 from gcrl.data import load, names, sampling
 from gcrl.data.dataset import Dataset
 from gcrl.errors import GcrlError
-from gcrl.learner import init_state, make_loss_eval, make_train_chunk
+from gcrl.learner import init_state, make_loss_eval, make_train_chunk, stack_states
 from gcrl.logger import MetricsLogger
 from gcrl.policy import Policy, save_spec
 
 
-def default_run_dir(train_cfg: TrainConfig, root: str = "runs") -> Path:
-    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+def default_run_dir(train_cfg: TrainConfig, root: str = "runs", stamp: str | None = None) -> Path:
+    stamp = stamp or datetime.now().strftime("%Y%m%d-%H%M%S")
     return Path(root) / _dataset_label(train_cfg.dataset) / f"{train_cfg.agent}-seed{train_cfg.seed}-{stamp}"
 
 
@@ -119,19 +119,73 @@ def run_evaluation(policy: Policy, env_name: str, episodes: int, seed: int, run_
 
 
 def train(train_cfg: TrainConfig, agent_cfg, run_dir: Path | None = None, dataset_dir=None, resume: bool = False, progress: bool = True) -> dict:
-    """Train (or resume) a run; returns its summary (also written to summary.json)."""
-    timings = Timings()
+    """Train (or resume) one run; returns its summary (also written to summary.json)."""
+    return train_seeds(train_cfg, agent_cfg, [train_cfg.seed], run_dir, dataset_dir, resume, progress)[0]
+
+
+@dataclass
+class _SeedRun:
+    """One seed's share of a training job: its run directory, logs and last evaluation."""
+
+    cfg: TrainConfig
+    run_dir: Path
+    logger: MetricsLogger | None = None
+    eval_logger: MetricsLogger | None = None
+    policy: Policy | None = None
+    result: object = None
+
+    def open_logs(self):
+        self.logger, self.eval_logger = MetricsLogger(self.run_dir), MetricsLogger(self.run_dir, "eval.csv", tensorboard=False)
+
+    def close(self):
+        for log in (self.logger, self.eval_logger):
+            if log is not None:
+                log.close()
+
+
+def _seed_run_dirs(train_cfg: TrainConfig, seeds: list[int], run_dir, resume: bool) -> list[Path]:
+    """One directory per seed: run_dir itself for one seed, run_dir/seedS for several."""
+    cfgs = [_with_seed(train_cfg, s) for s in seeds]
+    if run_dir is not None:
+        return [Path(run_dir)] if len(seeds) == 1 else [Path(run_dir) / f"seed{s}" for s in seeds]
     if resume:
-        run_dir = Path(run_dir) if run_dir else latest_run_dir(train_cfg)
-        if run_dir is None or not checkpoint.exists(run_dir):
-            raise GcrlError(f"--resume: no checkpoint found{f' in {run_dir}' if run_dir else ' for this agent, dataset and seed'}.")
-        saved_train, agent_cfg = from_json((run_dir / "config.json").read_text())
-        train_cfg = TrainConfig(**{**saved_train.__dict__, "steps": max(train_cfg.steps, saved_train.steps)})
-    else:
-        run_dir = Path(run_dir) if run_dir else default_run_dir(train_cfg)
-        if checkpoint.exists(run_dir):
-            raise GcrlError(f"{run_dir} already holds a run. Pass --resume to continue it, or choose another --run-dir.")
-    run_dir.mkdir(parents=True, exist_ok=True)
+        found = [latest_run_dir(c) for c in cfgs]
+        missing = [s for s, d in zip(seeds, found) if d is None]
+        if missing:
+            raise GcrlError(f"--resume: no run found for seed(s) {', '.join(map(str, missing))}; pass --run-dir.")
+        return found
+    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+    return [default_run_dir(c, stamp=stamp) for c in cfgs]
+
+
+def _with_seed(train_cfg: TrainConfig, seed: int) -> TrainConfig:
+    return TrainConfig(**{**train_cfg.__dict__, "seed": seed})
+
+
+def train_seeds(
+    train_cfg: TrainConfig, agent_cfg, seeds: list[int], run_dir: Path | None = None, dataset_dir=None, resume: bool = False, progress: bool = True
+) -> list[dict]:
+    """Train (or resume) one run per seed in one program: with several seeds the agent state is
+    stacked and every update is vmapped over seeds, so each seed's numbers are those it would get
+    alone while the matrix products grow. Returns the summaries, one per seed."""
+    if len(set(seeds)) != len(seeds) or not seeds:
+        raise GcrlError(f"--seeds must be distinct integers, got {seeds}.")
+    timings = Timings()
+    many = len(seeds) > 1
+    dirs = _seed_run_dirs(train_cfg, seeds, run_dir, resume)
+    runs = []
+    for seed, directory in zip(seeds, dirs):
+        cfg = _with_seed(train_cfg, seed)
+        if resume:
+            if not checkpoint.exists(directory):
+                raise GcrlError(f"--resume: no checkpoint found in {directory}.")
+            saved_train, agent_cfg = from_json((directory / "config.json").read_text())
+            cfg = TrainConfig(**{**saved_train.__dict__, "steps": max(train_cfg.steps, saved_train.steps)})
+        elif checkpoint.exists(directory):
+            raise GcrlError(f"{directory} already holds a run. Pass --resume to continue it, or choose another --run-dir.")
+        directory.mkdir(parents=True, exist_ok=True)
+        runs.append(_SeedRun(cfg, directory))
+    train_cfg = runs[0].cfg
 
     start = time.perf_counter()
     train_set, val_set = load_data(train_cfg.dataset, dataset_dir, progress)
@@ -139,40 +193,52 @@ def train(train_cfg: TrainConfig, agent_cfg, run_dir: Path | None = None, datase
     timings.load_s = time.perf_counter() - start
     spec = data_spec(train_set)
     agent = agents.get(train_cfg.agent).make(agent_cfg, spec)
-    (run_dir / "config.json").write_text(to_json(train_cfg, agent_cfg))
-    save_spec(run_dir, spec)
 
-    state = init_state(agent, jax.random.PRNGKey(train_cfg.seed))
-    if resume:
-        state = checkpoint.restore(run_dir, state)
-    step = int(state.step)
+    states = []
+    for run in runs:
+        (run.run_dir / "config.json").write_text(to_json(run.cfg, agent_cfg))
+        save_spec(run.run_dir, spec)
+        state = init_state(agent, jax.random.PRNGKey(run.cfg.seed))
+        states.append(checkpoint.restore(run.run_dir, state) if resume else state)
+    steps = {int(s.step) for s in states}
+    if len(steps) > 1:
+        raise GcrlError(f"--resume: the seeds stopped at different updates ({sorted(steps)}); resume them one at a time.")
+    step = steps.pop()
+    state = stack_states(states) if many else states[0]
+    del states
+    seed_text = f"seeds {', '.join(map(str, seeds))} in parallel" if many else f"seed {seeds[0]}"
     console.print(
         f"[bold]{agent.name}[/] on [bold]{train_cfg.dataset}[/] ({train_set.num_transitions():,} transitions), "
-        f"preset {train_cfg.preset}, batch {train_cfg.batch_size}, hidden {agent_cfg.hidden}, {train_cfg.steps:,} updates "
-        f"on {jax.default_backend()}{f', resuming at {step:,}' if step else ''}\n  run directory: {run_dir}"
+        f"preset {train_cfg.preset}, batch {train_cfg.batch_size}, hidden {agent_cfg.hidden}, {train_cfg.steps:,} updates, "
+        f"{seed_text}, on {jax.default_backend()}{f', resuming at {step:,}' if step else ''}\n"
+        + "\n".join(f"  run directory: {run.run_dir}" for run in runs)
     )
 
     chunk_size = max(1, min(train_cfg.log_every, train_cfg.steps))
     start = time.perf_counter()
-    chunk = make_train_chunk(agent, train_cfg.batch_size, chunk_size).lower(state, data).compile()
+    chunk = make_train_chunk(agent, train_cfg.batch_size, chunk_size, seeds=many).lower(state, data).compile()
     timings.compile_s = time.perf_counter() - start
     tail_chunks: dict[int, object] = {}
-    val_loss = make_loss_eval(agent, train_cfg.batch_size)
+    val_loss = make_loss_eval(agent, train_cfg.batch_size, seeds=many)
     val_key = jax.random.PRNGKey(train_cfg.seed + 1)
 
     env_name = env_name_for(train_cfg.dataset)
     if env_name is None and train_cfg.eval_episodes > 0:
         console.print("  (a dataset from a file has no OGBench environment: no evaluation; losses only)")
-    envs, policy = None, None
-    logger, eval_logger = MetricsLogger(run_dir), MetricsLogger(run_dir, "eval.csv", tensorboard=False)
+    envs = None
+    for run in runs:
+        run.open_logs()
     reporter = Reporter("train", train_cfg.steps, "updates", enabled=progress, start=step)
-    result = None
+
+    def of_seed(tree, i):
+        return jax.tree_util.tree_map(lambda x: x[i], tree) if many else tree
+
     try:
         with _StopFlag() as stop:
             while step < train_cfg.steps and not stop.requested:
                 n = min(chunk_size, train_cfg.steps - step)
                 if n != chunk_size and n not in tail_chunks:  # a shorter last chunk compiles once more
-                    tail_chunks[n] = make_train_chunk(agent, train_cfg.batch_size, n)
+                    tail_chunks[n] = make_train_chunk(agent, train_cfg.batch_size, n, seeds=many)
                 fn = chunk if n == chunk_size else tail_chunks[n]
                 t0 = time.perf_counter()
                 state, metrics = fn(state, data)
@@ -180,15 +246,21 @@ def train(train_cfg: TrainConfig, agent_cfg, run_dir: Path | None = None, datase
                 timings.train_s += time.perf_counter() - t0
                 timings.updates += n
                 previous, step = step, step + n
-                row = {f"train/{k}": v for k, v in metrics.items()}
+                val_metrics = None
                 if val_data is not None:
                     val_key, key = jax.random.split(val_key)
-                    row.update({f"val/{k}": v for k, v in jax.device_get(val_loss(state, val_data, key)).items()})
-                row["updates_per_s"] = timings.updates / timings.train_s
-                logger.log(step, row)
+                    keys = jax.random.split(key, len(runs)) if many else key
+                    val_metrics = jax.device_get(val_loss(state, val_data, keys))
+                for i, run in enumerate(runs):
+                    row = {f"train/{k}": v for k, v in of_seed(metrics, i).items()}
+                    if val_metrics is not None:
+                        row.update({f"val/{k}": v for k, v in of_seed(val_metrics, i).items()})
+                    row["updates_per_s"] = timings.updates / timings.train_s
+                    run.logger.log(step, row)
                 reporter.advance(n)
                 if step % train_cfg.checkpoint_every < n or step == train_cfg.steps:
-                    checkpoint.save(run_dir, state, step)
+                    for i, run in enumerate(runs):
+                        checkpoint.save(run.run_dir, of_seed(state, i), step)
                 due = train_cfg.eval_every and previous // train_cfg.eval_every != step // train_cfg.eval_every
                 if env_name and (due or step == train_cfg.steps) and train_cfg.eval_episodes > 0:
                     reporter.close()
@@ -197,38 +269,47 @@ def train(train_cfg: TrainConfig, agent_cfg, run_dir: Path | None = None, datase
                         from gcrl.evaluate import make_envs
 
                         envs = make_envs(env_name, train_cfg.eval_episodes)
-                        policy = Policy(agent, state.params, spec, train_cfg.eval_temperature, seed=train_cfg.seed)
-                    policy.params = state.params
-                    result = run_evaluation(policy, env_name, train_cfg.eval_episodes, train_cfg.seed, run_dir, step, progress, envs)
-                    eval_logger.log(step, {"overall": result.overall, **{f"task{i + 1}": s for i, s in enumerate(result.per_task)}})
+                    for i, run in enumerate(runs):
+                        params = of_seed(state.params, i)
+                        if run.policy is None:
+                            run.policy = Policy(agent, params, spec, train_cfg.eval_temperature, seed=run.cfg.seed)
+                        run.policy.params = params
+                        run.result = run_evaluation(run.policy, env_name, train_cfg.eval_episodes, run.cfg.seed, run.run_dir, step, progress, envs)
+                        run.eval_logger.log(step, {"overall": run.result.overall, **{f"task{j + 1}": s for j, s in enumerate(run.result.per_task)}})
                     timings.eval_s += time.perf_counter() - t0
                     if step < train_cfg.steps:
                         reporter = Reporter("train", train_cfg.steps, "updates", enabled=progress, start=step)
     finally:
         reporter.close()
-        logger.close()
-        eval_logger.close()
+        for run in runs:
+            run.close()
         if envs:
             for env in envs:
                 env.close()
-    checkpoint.save(run_dir, state, step)
-    summary = {
-        "run_dir": str(run_dir),
-        "agent": agent.name,
-        "dataset": train_cfg.dataset,
-        "step": step,
-        "finished": step >= train_cfg.steps,
-        "timings": timings.as_dict(),
-        "eval": result.to_dict() if result is not None else None,
-    }
-    (run_dir / "summary.json").write_text(json.dumps(summary, indent=2))
+    summaries = []
+    for i, run in enumerate(runs):
+        checkpoint.save(run.run_dir, of_seed(state, i), step)
+        summary = {
+            "run_dir": str(run.run_dir),
+            "agent": agent.name,
+            "dataset": train_cfg.dataset,
+            "seed": run.cfg.seed,
+            "seeds_in_parallel": len(runs),
+            "step": step,
+            "finished": step >= train_cfg.steps,
+            "timings": timings.as_dict(),
+            "eval": run.result.to_dict() if run.result is not None else None,
+        }
+        (run.run_dir / "summary.json").write_text(json.dumps(summary, indent=2))
+        summaries.append(summary)
+    where = " ".join(str(run.run_dir) for run in runs)
     if step < train_cfg.steps:
-        console.print(f"Saved at update {step:,}. Resume with:  gcrl train --resume --run-dir {run_dir}")
+        console.print(f"Saved at update {step:,}. Resume with:  gcrl train --resume --run-dir {runs[0].run_dir if not many else runs[0].run_dir.parent} {'--seeds ' + ','.join(map(str, seeds)) if many else ''}".rstrip())
     else:
         t = timings.as_dict()
+        per_seed = f"{t['updates_per_s']:.0f} updates/s{' per seed' if many else ''}"
         console.print(
-            f"Done: {step:,} updates at {t['updates_per_s']:.0f} updates/s (load {t['load_s']:.1f} s, compile "
-            f"{t['compile_s']:.1f} s, updates {t['train_s']:.1f} s, evaluation {t['eval_s']:.1f} s).\n  run directory: {run_dir}"
+            f"Done: {step:,} updates at {per_seed} (load {t['load_s']:.1f} s, compile "
+            f"{t['compile_s']:.1f} s, updates {t['train_s']:.1f} s, evaluation {t['eval_s']:.1f} s).\n  run director{'ies' if many else 'y'}: {where}"
         )
-    return summary
-
+    return summaries

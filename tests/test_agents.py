@@ -9,7 +9,7 @@ import pytest
 from gcrl import agents
 from gcrl.agents import gcivl, hiql, saw
 from gcrl.agents.base import DataSpec, exp_weight, expectile_weight, gcivl_value_loss, policy_of
-from gcrl.learner import apply_update, init_state, make_train_chunk, update
+from gcrl.learner import apply_update, init_state, make_train_chunk, seed_state, stack_states, update
 from gcrl.data import sampling
 from gcrl.data.validate import validate
 from gcrl.nets.dists import Categorical, Gaussian
@@ -234,6 +234,19 @@ def test_fused_scan_equals_the_plain_update_loop(toy_data):
     jax.tree_util.tree_map(lambda a, c: np.testing.assert_allclose(a, c, rtol=1e-5, atol=1e-6), plain.params, fused.params)
     jax.tree_util.tree_map(lambda a, c: np.testing.assert_allclose(a, c, rtol=1e-5, atol=1e-6), plain.target_params, fused.target_params)
     assert int(fused.step) == 3
+
+
+def test_seeds_in_parallel_equal_each_seed_trained_alone(toy_data):
+    agent = saw.make(saw.Config(**TINY), SPEC)
+    stacked = stack_states([init_state(agent, jax.random.PRNGKey(s)) for s in (0, 1)])
+    together, metrics = make_train_chunk(agent, 16, 3, seeds=True)(stacked, toy_data)
+    assert metrics["actor/loss"].shape == (2,)
+    for i in (0, 1):
+        alone, _ = make_train_chunk(agent, 16, 3)(init_state(agent, jax.random.PRNGKey(i)), toy_data)
+        close = lambda a, c: np.testing.assert_allclose(a, c, rtol=1e-5, atol=1e-6)  # noqa: E731
+        jax.tree_util.tree_map(close, seed_state(together, i).params, alone.params)
+        jax.tree_util.tree_map(close, seed_state(together, i).target_params, alone.target_params)
+    assert not np.allclose(together.params["actor"]["params"]["Dense_0"]["kernel"][0], together.params["actor"]["params"]["Dense_0"]["kernel"][1])
 
 
 def test_targets_move_by_polyak_averaging():

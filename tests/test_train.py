@@ -68,6 +68,22 @@ def test_resume_continues_from_the_checkpoint_and_equals_an_uninterrupted_run(np
     assert [r.split(",")[0] for r in rows[1:]] == ["20", "40"]
 
 
+def test_seeds_in_parallel_give_one_run_directory_per_seed_equal_to_training_alone(npz_dataset, tmp_path):
+    main(["train", "--agent", "gcivl", "--dataset", str(npz_dataset), "--steps", "40", "--batch-size", "16", "--set", "hidden=8,8",
+          "--set", "log_every=20", "--seeds", "3,4", "--run-dir", str(tmp_path / "both"), "--quiet"])  # fmt: skip
+    train_cfg, agent_cfg = configs(npz_dataset, seed=4)
+    train(train_cfg, agent_cfg, run_dir=tmp_path / "alone", progress=False)
+    obs = np.random.default_rng(0).normal(size=(5, 2)).astype(np.float32)
+    together = gcrl.load_policy(tmp_path / "both" / "seed4")
+    np.testing.assert_allclose(together(obs, obs), gcrl.load_policy(tmp_path / "alone")(obs, obs), rtol=1e-4, atol=1e-5)
+    summary = json.loads((tmp_path / "both" / "seed3" / "summary.json").read_text())
+    assert summary["finished"] and summary["seed"] == 3 and summary["seeds_in_parallel"] == 2
+    rows = (tmp_path / "both" / "seed3" / "metrics.csv").read_text().splitlines()
+    assert [r.split(",")[0] for r in rows[1:]] == ["20", "40"]
+    with pytest.raises(GcrlError, match="distinct"):
+        config.parse_seeds("1,1")
+
+
 def test_a_finished_run_directory_is_not_overwritten(npz_dataset, tmp_path):
     train_cfg, agent_cfg = configs(npz_dataset)
     train(train_cfg, agent_cfg, run_dir=tmp_path, progress=False)
