@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import multiprocessing as mp
-import resource
 import time
 from pathlib import Path
 
@@ -35,25 +34,29 @@ def synthetic_dataset(transitions: int = 1_000_000, episode_steps: int = 1000, s
     return from_raw(obs, actions, terminals, source="synthetic")
 
 
-def _measure_agent(agent_name: str, preset: str, seconds: float, queue) -> None:
-    """Runs in a fresh process: compile, then time chunks of updates."""
+def _measure_agent(agent_name: str, preset: str, seconds: float, queue, seeds: int = 1) -> None:
+    """Runs in a fresh process: compile, then time chunks of updates (of `seeds` seeds vmapped
+    together when seeds > 1; the rate is then per seed)."""
     import jax
 
     from gcrl import agents, config
     from gcrl.agents.base import DataSpec
     from gcrl.data import sampling
-    from gcrl.learner import init_state, make_train_chunk, update
+    from gcrl.learner import init_state, make_train_chunk, stack_states, update
+    from gcrl.train import peak_rss_mb
 
     train_cfg, agent_cfg = config.resolve(agent_name, "pointmaze-medium-navigate-v0", preset)
     agent = agents.get(agent_name).make(agent_cfg, DataSpec((OBS_DIM,), False, ACTION_DIM, False))
     data = sampling.to_device(synthetic_dataset())
     state = init_state(agent, jax.random.PRNGKey(0))
     chunk_size = 100 if preset == "cpu" else 10
+    single = jax.jit(lambda s, d: update(agent, s, d, train_cfg.batch_size)).lower(state, data).compile()
+    if seeds > 1:
+        state = stack_states([init_state(agent, jax.random.PRNGKey(i)) for i in range(seeds)])
 
     t0 = time.perf_counter()
-    chunk = make_train_chunk(agent, train_cfg.batch_size, chunk_size).lower(state, data).compile()
+    chunk = make_train_chunk(agent, train_cfg.batch_size, chunk_size, seeds=seeds > 1).lower(state, data).compile()
     compile_s = time.perf_counter() - t0
-    single = jax.jit(lambda s, d: update(agent, s, d, train_cfg.batch_size)).lower(state, data).compile()
     cost = single.cost_analysis()
     cost = cost[0] if isinstance(cost, list) else cost
     flops = float(cost.get("flops", 0.0)) if cost else 0.0
@@ -72,21 +75,22 @@ def _measure_agent(agent_name: str, preset: str, seconds: float, queue) -> None:
         dict(
             agent=agent_name,
             preset=preset,
+            seeds=seeds,
             batch_size=train_cfg.batch_size,
             hidden=list(agent_cfg.hidden),
             updates_per_s=rate,
             compile_s=compile_s,
             flops_per_update=flops,
             gflops_per_s=flops * rate / 1e9,
-            peak_rss_mb=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+            peak_rss_mb=peak_rss_mb(),
         )
     )
 
 
-def measure_agent(agent_name: str, preset: str, seconds: float) -> dict:
+def measure_agent(agent_name: str, preset: str, seconds: float, seeds: int = 1) -> dict:
     ctx = mp.get_context("spawn")
     queue = ctx.Queue()
-    proc = ctx.Process(target=_measure_agent, args=(agent_name, preset, seconds, queue))
+    proc = ctx.Process(target=_measure_agent, args=(agent_name, preset, seconds, queue, seeds))
     proc.start()
     result = queue.get()
     proc.join()
@@ -164,6 +168,10 @@ def markdown(report: dict) -> str:
         )
     lines.append("")
     lines.append("float32 matmul peak (GFLOP/s): " + ", ".join(f"{k} rows {v:.0f}" for k, v in peak.items()))
+    for r in report.get("seeds", []):
+        alone = next((a for a in report["agents"] if a["agent"] == r["agent"] and a["preset"] == r["preset"]), None)
+        ratio = f", {r['updates_per_s'] / alone['updates_per_s']:.2f}x sequential runs" if alone else ""
+        lines.append(f"{r['agent']} ({r['preset']}), {r['seeds']} seeds vmapped: {r['updates_per_s']:.1f} updates/s per seed{ratio}")
     if "evaluation" in report:
         e = report["evaluation"]
         lines.append(
@@ -175,7 +183,7 @@ def markdown(report: dict) -> str:
     return "\n".join(lines)
 
 
-def run(agent_names: list[str], presets: list[str], quick: bool = False, json_path: str | None = None) -> dict:
+def run(agent_names: list[str], presets: list[str], quick: bool = False, json_path: str | None = None, seeds: int = 0) -> dict:
     seconds = 3.0 if quick else 15.0
     report: dict = {"agents": []}
     report["matmul_gflops_per_s"] = matmul_peak(seconds=0.5 if quick else 2.0)
@@ -183,6 +191,9 @@ def run(agent_names: list[str], presets: list[str], quick: bool = False, json_pa
         for name in agent_names:
             console.print(f"measuring {name} ({preset})...")
             report["agents"].append(measure_agent(name, preset, seconds if preset == "cpu" else 2 * seconds))
+            if seeds > 1:
+                console.print(f"measuring {name} ({preset}), {seeds} seeds in parallel...")
+                report.setdefault("seeds", []).append(measure_agent(name, preset, seconds if preset == "cpu" else 2 * seconds, seeds))
     report["evaluation"] = evaluation_speed(episodes=10 if quick else 50)
     report["generation_transitions_per_s"] = generation_speed(episodes=2 if quick else 10)
     table = markdown(report)

@@ -42,16 +42,22 @@ class Policy:
     def __init__(self, agent: Agent, params, spec: DataSpec, temperature: float = 0.0, seed: int = 0):
         self.agent, self.params, self.spec = agent, params, spec
         self.temperature = temperature
-        self._act = jax.jit(agent.act)
+        self._step = jax.jit(self._act_and_split)
         self._key = jax.random.PRNGKey(seed)
+
+    def _act_and_split(self, params, observations, goals, key, temperature):
+        # The key moves on inside the same compiled call: one dispatch per step, which is most of
+        # the cost of a small policy evaluated in a loop.
+        key, sub = jax.random.split(key)
+        return self.agent.act(params, observations, goals, sub, temperature), key
 
     def __call__(self, observation, goal) -> np.ndarray:
         obs, goal = np.asarray(observation), np.asarray(goal)
         single = obs.ndim == len(self.spec.observation_shape)
         if single:
             obs, goal = obs[None], goal[None]
-        self._key, key = jax.random.split(self._key)
-        actions = np.asarray(self._act(self.params, obs, goal, key, self.temperature))
+        actions, self._key = self._step(self.params, obs, goal, self._key, self.temperature)
+        actions = np.asarray(actions)
         return actions[0] if single else actions
 
 

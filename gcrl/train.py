@@ -9,7 +9,9 @@ and exits cleanly (a second Ctrl-C aborts; the last checkpoint stays).
 from __future__ import annotations
 
 import json
+import resource
 import signal
+import sys
 import time
 from dataclasses import dataclass
 from datetime import datetime
@@ -78,7 +80,13 @@ class Timings:
     def as_dict(self) -> dict:
         rate = self.updates / self.train_s if self.train_s else 0.0
         return {"load_s": self.load_s, "compile_s": self.compile_s, "train_s": self.train_s, "eval_s": self.eval_s,
-                "updates": self.updates, "updates_per_s": rate}  # fmt: skip
+                "updates": self.updates, "updates_per_s": rate, "peak_rss_mb": peak_rss_mb()}  # fmt: skip
+
+
+def peak_rss_mb() -> float:
+    """This process's peak resident memory so far (Linux reports KiB, macOS bytes)."""
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak / 2**20 if sys.platform == "darwin" else peak / 1024
 
 
 class _StopFlag:
@@ -310,6 +318,6 @@ def train_seeds(
         per_seed = f"{t['updates_per_s']:.0f} updates/s{' per seed' if many else ''}"
         console.print(
             f"Done: {step:,} updates at {per_seed} (load {t['load_s']:.1f} s, compile "
-            f"{t['compile_s']:.1f} s, updates {t['train_s']:.1f} s, evaluation {t['eval_s']:.1f} s).\n  run director{'ies' if many else 'y'}: {where}"
+            f"{t['compile_s']:.1f} s, updates {t['train_s']:.1f} s, evaluation {t['eval_s']:.1f} s; peak memory {t['peak_rss_mb']:.0f} MB).\n  run director{'ies' if many else 'y'}: {where}"
         )
     return summaries
