@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import sys
+import time
+from datetime import timedelta
 
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, ProgressColumn, TaskProgressColumn, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.text import Text
 
 console = Console()
 err_console = Console(stderr=True)
@@ -42,6 +45,66 @@ class Reporter:
         speed = self._bar.tasks[0].speed
         rate = f"{speed:,.0f} {self._unit}/s" if speed else ""
         self._bar.update(self._task, rate=rate, **fields)
+
+    def close(self) -> None:
+        if self._bar is not None:
+            self._bar.stop()
+            self._bar = None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+def _clock(seconds: float | None) -> str:
+    return "-:--:--" if seconds is None else str(timedelta(seconds=max(0, round(seconds))))
+
+
+class _Countdown(ProgressColumn):
+    """Time left to an ETA set by the caller (task field `eta_at`, a time.monotonic() value)."""
+
+    def render(self, task) -> Text:
+        eta_at = task.fields.get("eta_at")
+        return Text(_clock(None if eta_at is None else eta_at - time.monotonic()), style="progress.remaining")
+
+
+class RunsReporter:
+    """Progress of a sweep: runs finished of total, the done/skipped/failed counts, elapsed and an ETA.
+
+    The caller supplies the ETA (from the pace of the runs trained so far): rich's own estimate needs
+    steady ticks, and a run takes minutes. `live=False` prints one line per update instead of a bar,
+    for when each run draws its own progress bars on the terminal."""
+
+    def __init__(self, total: int, finished: int = 0, live: bool = True, enabled: bool = True):
+        self._total, self._start, self._live, self._enabled = total, time.monotonic(), live, enabled
+        self._bar = None
+        if enabled and live:
+            self._bar = Progress(
+                TextColumn("[bold]sweep"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TextColumn("{task.fields[counts]}"),
+                TimeElapsedColumn(),
+                TextColumn("ETA"),
+                _Countdown(),
+                console=err_console,
+                transient=False,
+                refresh_per_second=1 if sys.stderr.isatty() else 0.1,
+            )
+            self._task = self._bar.add_task("sweep", total=total, completed=finished, counts="", eta_at=None)
+            self._bar.start()
+
+    def update(self, finished: int, counts: str, eta_s: float | None) -> None:
+        if not self._enabled:
+            return
+        if self._bar is not None:
+            eta_at = None if eta_s is None else time.monotonic() + eta_s
+            self._bar.update(self._task, completed=finished, counts=counts, eta_at=eta_at)
+        else:
+            elapsed = time.monotonic() - self._start
+            console.print(f"[bold]sweep[/] {finished}/{self._total} runs: {counts}, elapsed {_clock(elapsed)}, ETA {_clock(eta_s)}", highlight=False)
 
     def close(self) -> None:
         if self._bar is not None:

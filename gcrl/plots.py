@@ -75,3 +75,30 @@ def plot_maze(result: EvalResult, path, env=None, max_episodes_per_task: int = 5
         with open(tmp, "wb") as f:
             fig.savefig(f, format="png", bbox_inches="tight")
     return path
+
+
+def plot_curves(title: str, curves: list[tuple[str, np.ndarray, np.ndarray, np.ndarray, int]], path) -> Path:
+    """Learning curves: per (label, steps, mean %, std %, seeds) a mean line and a +- std band.
+    Writes a PNG atomically and returns its path."""
+    from matplotlib.figure import Figure
+    from matplotlib.ticker import FuncFormatter
+
+    fig = Figure(figsize=(7, 4.5), dpi=110)
+    ax = fig.add_subplot()
+    for k, (label, steps, mean, std, seeds) in enumerate(curves):
+        colour = f"C{k % 10}"
+        ax.plot(steps, mean, "-o", color=colour, lw=1.6, ms=3, label=f"{label} ({seeds} seed{'s' if seeds != 1 else ''})")
+        ax.fill_between(steps, np.clip(mean - std, 0, 100), np.clip(mean + std, 0, 100), color=colour, alpha=0.2, lw=0)
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda x, _: f"{x / 1000:g}K" if abs(x) >= 1000 else f"{x:g}"))
+    ax.set_xlabel("updates")
+    ax.set_ylabel("success (%)")
+    ax.set_ylim(-2, 102)
+    ax.grid(alpha=0.3)
+    ax.legend(loc="best", fontsize=8)
+    ax.set_title(title, fontsize=10)
+
+    path = Path(path)
+    with atomic_path(path) as tmp:
+        with open(tmp, "wb") as f:
+            fig.savefig(f, format="png", bbox_inches="tight")
+    return path

@@ -1,0 +1,109 @@
+"""gcrl report: finding runs, last-K scores, mean/std over seeds, bold best, published numbers, curves."""
+
+import numpy as np
+import pytest
+
+from gcrl import config, reference
+from gcrl.cli import main
+from gcrl.errors import GcrlError
+from gcrl.report import aggregate, cell_text, find_runs, read_run, report
+
+MEDIUM, LARGE = "pointmaze-medium-navigate-v0", "pointmaze-large-navigate-v0"
+
+
+def fake_run(run_dir, agent, dataset, seed, overall, steps=None, sets=None, episodes=50):
+    """A run directory as train.py leaves it: config.json and eval.csv (overall, task1..5 per step)."""
+    train_cfg, agent_cfg = config.resolve(agent, dataset, "cpu", {"seed": seed, "steps": 500, "eval_episodes": episodes}, sets or {})
+    run_dir.mkdir(parents=True)
+    (run_dir / "config.json").write_text(config.to_json(train_cfg, agent_cfg))
+    steps = steps or [100 * (i + 1) for i in range(len(overall))]
+    lines = ["step,overall,task1,task2,task3,task4,task5"] + [f"{s},{o},{o},{o},{o},{o},{o}" for s, o in zip(steps, overall)]
+    (run_dir / "eval.csv").write_text("\n".join(lines) + "\n")
+    return run_dir
+
+
+@pytest.fixture
+def sweep_root(tmp_path):
+    """A sweep's layout: SAW, HIQL (3 seeds each) and SAW-beta0 (1 seed) on medium; SAW (3 seeds) on large."""
+    root = tmp_path / "runs"
+    saw = [[0.1, 0.5, 0.6, 0.7, 0.8], [0.2, 0.9, 0.8, 0.7, 0.6], [0.0, 0.5, 0.5, 0.5, 0.5]]  # last 3: 0.7, 0.7, 0.5
+    for seed, overall in enumerate(saw):
+        fake_run(root / MEDIUM / "saw" / f"seed{seed}", "saw", MEDIUM, seed, overall)
+    for seed, overall in enumerate([[0.3, 0.4, 0.6, 0.8], [0.2, 0.9, 0.9, 0.9], [0.6, 0.6, 0.6, 0.6]]):  # last 3: 0.6, 0.9, 0.6
+        fake_run(root / MEDIUM / "hiql" / f"seed{seed}", "hiql", MEDIUM, seed, overall)
+    fake_run(root / MEDIUM / "saw-beta0" / "seed0", "saw", MEDIUM, 0, [0.4, 0.4, 0.4, 0.4, 0.4], sets={"beta": "0"})
+    for seed in range(3):
+        fake_run(root / LARGE / "saw" / f"seed{seed}", "saw", LARGE, seed, [0.1, 0.2, 0.3])
+    return root
+
+
+def test_each_run_scores_the_mean_of_its_last_evaluations_and_cells_aggregate_over_seeds(sweep_root):
+    runs = [read_run(d, last=3) for d in find_runs([sweep_root])]
+    assert len(runs) == 10
+    cells = aggregate(runs)
+    saw = cells[(MEDIUM, "SAW")]
+    assert saw.n == 3 and [r.seed for r in saw.runs] == [0, 1, 2]
+    np.testing.assert_allclose([r.score for r in saw.runs], [0.7, 0.7, 0.5])
+    np.testing.assert_allclose(saw.mean, 100 * np.mean([0.7, 0.7, 0.5]))
+    np.testing.assert_allclose(saw.std, 100 * np.std([0.7, 0.7, 0.5]))  # ddof 0, as numpy and the papers' code
+    hiql = cells[(MEDIUM, "HIQL")]
+    np.testing.assert_allclose((hiql.mean, hiql.std), (70.0, 100 * np.std([0.6, 0.9, 0.6])))
+    assert cells[(MEDIUM, "SAW-beta0")].mean == pytest.approx(40.0)
+    one = read_run(sweep_root / MEDIUM / "saw" / "seed0", last=1)
+    assert one.score == pytest.approx(0.8)
+
+
+def test_cells_show_ours_bold_on_the_best_and_the_published_number(sweep_root):
+    report([sweep_root])
+    text = (sweep_root / "report.md").read_text()
+    header = next(line for line in text.splitlines() if line.startswith("| dataset |"))
+    assert header == "| dataset | HIQL | SAW | SAW-beta0 |"
+    medium = next(line for line in text.splitlines() if line.startswith(f"| {MEDIUM} |"))
+    assert medium == f"| {MEDIUM} | **70.0 ± 14.1** (79 ± 5) | 63.3 ± 9.4 (97 ± 2) | 40.0 ± 0.0 [n=1] |"  # a variant: no published number
+    large = next(line for line in text.splitlines() if line.startswith(f"| {LARGE} |"))
+    assert large == f"| {LARGE} | - | **20.0 ± 0.0** (85 ± 10) | - |"
+    assert "Budget: 300 / 400 / 500 updates, cpu preset (batch 256, networks 256x256), 50 episodes per task, 3 seeds per cell" in text
+    assert f"{MEDIUM}: its runs differ in update count (400, 500)" in text
+    assert (sweep_root / f"curves-{MEDIUM}.png").stat().st_size > 0 and (sweep_root / f"curves-{LARGE}.png").exists()
+    assert f"![{MEDIUM}](curves-{MEDIUM}.png)" in text and "expectile" not in text
+    assert f"| {MEDIUM} | SAW | 2 | 500 | 50.0 | {MEDIUM}/saw/seed2 |" in text
+
+
+def test_published_numbers_match_reference_md_and_ties_are_all_bold():
+    assert reference.published(MEDIUM, "saw") == (97, 2) and reference.published("antmaze-large-navigate-v0", "GCIVL") == (16, 5)
+    assert reference.published_text("cube-single-play-v0", "hiql") == "44* ± 9"
+    assert reference.published("puzzle-3x3-play-v0", "RIS") is None and reference.published(MEDIUM, "nonesuch") is None
+    assert set(reference.PUBLISHED[reference.key(MEDIUM)]) == set(reference.AGENTS)
+    cell = aggregate([read_run_like(0.716), read_run_like(0.736)])[(MEDIUM, "SAW")]
+    assert cell_text(cell, MEDIUM, "SAW", bold=True) == "**72.6 ± 1.0** (97 ± 2)"
+
+
+def read_run_like(score, seed=0):
+    from gcrl.report import RunScores
+
+    return RunScores(None, MEDIUM, "saw", "SAW", seed, np.array([1]), np.array([score]), score, None, None)
+
+
+def test_repeated_steps_keep_the_last_row_and_runs_without_evaluations_are_skipped_with_a_warning(tmp_path, capsys):
+    run = fake_run(tmp_path / "a", "gcivl", MEDIUM, 0, [0.1, 0.2, 0.9, 0.3], steps=[100, 200, 300, 300])  # resumed: 300 logged twice
+    scores = read_run(run, last=3)
+    assert list(scores.steps) == [100, 200, 300] and scores.score == pytest.approx(0.2)
+    (fake_run(tmp_path / "b", "gcivl", MEDIUM, 1, [0.5]) / "eval.csv").unlink()
+    report([tmp_path], out=tmp_path / "out")
+    captured = capsys.readouterr()
+    assert "no eval.csv" in captured.err and "skipped" in captured.err and "Traceback" not in captured.err
+    assert "GCIVL" in captured.out and (tmp_path / "out" / "report.md").exists()
+
+
+def test_clear_errors_and_the_command_line(tmp_path, sweep_root, capsys):
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(GcrlError, match="No runs found"):
+        report([tmp_path / "empty"])
+    with pytest.raises(GcrlError, match="--last"):
+        report([sweep_root], last=0)
+    assert main(["report", str(tmp_path / "missing")]) == 2
+    assert "no such file" in capsys.readouterr().err
+    assert main(["report", str(sweep_root), "--out", str(tmp_path / "out"), "--last", "2"]) == 0
+    out = capsys.readouterr().out
+    assert "SAW-beta0" in out and "(97 ± 2)" in out and "Traceback" not in out
+    assert (tmp_path / "out" / "report.md").exists()
