@@ -3,6 +3,9 @@
 All episodes of one task run in lockstep: E environment instances step together and the policy is
 called once per time step on a batch of fixed shape [E, ...], so a jitted policy compiles once and
 the per-step Python overhead is shared by all episodes.
+
+A policy with per-episode state (gcrl.hierarchy.HierarchicalPolicy) may also have reset(E), called
+at the start of each task, and end_task(lengths) -> {'stats': ..., 'subgoals': ...}, called after it.
 """
 
 from __future__ import annotations
@@ -28,6 +31,8 @@ class TaskResult:
     trajectories: list[np.ndarray] = field(default_factory=list)  # per episode [T+1, 2] xy (maze envs only)
     starts: np.ndarray = field(default_factory=lambda: np.zeros((0, 2)))  # [E, 2] start xy (maze envs)
     goals_xy: np.ndarray = field(default_factory=lambda: np.zeros((0, 2)))  # [E, 2] goal xy (maze envs)
+    hierarchy: dict | None = None  # a hierarchical policy's statistics (gcrl/hierarchy.py)
+    subgoals: list[np.ndarray] = field(default_factory=list)  # per episode [N, 2] proposed subgoal xy
 
     @property
     def success(self) -> float:
@@ -59,7 +64,16 @@ class EvalResult:
             mean_length={str(t.task_id): float(np.mean(t.lengths)) for t in self.tasks},
             seconds=float(self.seconds),
             env_steps=int(self.env_steps),
+            **self._hierarchy_dict(),
         )
+
+    def _hierarchy_dict(self) -> dict:
+        tasks = [t for t in self.tasks if t.hierarchy]
+        if not tasks:
+            return {}
+        from gcrl.hierarchy import combine_stats
+
+        return {"hierarchy": {"per_task": {str(t.task_id): t.hierarchy for t in tasks}, "overall": combine_stats([t.hierarchy for t in tasks])}}
 
 
 def make_envs(env_name: str, count: int, **kwargs) -> list:
@@ -96,6 +110,8 @@ def _run_task(policy: PolicyFn, envs: list, task_id: int, seed: int, on_done: Ca
 
     successes, lengths = np.zeros(count), np.zeros(count, dtype=np.int64)
     running = np.ones(count, dtype=bool)
+    if hasattr(policy, "reset"):  # a policy with per-episode state (a hierarchical one) starts afresh
+        policy.reset(count)
     while running.any():
         # The full batch every step (finished episodes keep their last observation) so the policy
         # sees one shape; actions of finished episodes are ignored.
@@ -111,7 +127,8 @@ def _run_task(policy: PolicyFn, envs: list, task_id: int, seed: int, on_done: Ca
                 successes[e] = float(info.get("success", 0.0))
                 on_done()
     trajectories = [np.array(xy) for xy in xys]
-    return TaskResult(task_id, successes, lengths, trajectories, starts, goals_xy)
+    extra = policy.end_task(lengths) if hasattr(policy, "end_task") else {}
+    return TaskResult(task_id, successes, lengths, trajectories, starts, goals_xy, extra.get("stats"), extra.get("subgoals", []))
 
 
 def evaluate(

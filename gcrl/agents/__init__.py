@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from types import ModuleType
 
-from gcrl.agents import gcbc, gcivl, hiql, saw
+from gcrl.agents import gcbc, gcivl, hbc, hiql, saw
 from gcrl.errors import GcrlError
 
-AGENTS: dict[str, ModuleType] = {"gcbc": gcbc, "gcivl": gcivl, "hiql": hiql, "saw": saw}
+AGENTS: dict[str, ModuleType] = {"gcbc": gcbc, "gcivl": gcivl, "hiql": hiql, "saw": saw, "hbc": hbc}
 
 
 def get(name: str) -> ModuleType:

@@ -107,5 +107,18 @@ def make(config: Config, spec: DataSpec) -> Agent:
         act=act,
         sampler=actor_goal_sampler(config),
         target_keys=value.target_keys,
-        parts={"reach": nets.reach, "subgoal": nets.subgoal},
+        parts={
+            "reach": nets.reach,
+            "subgoal": nets.subgoal,
+            # For hierarchical execution and DAgger (gcrl/hierarchy.py, gcrl/dagger.py): subgoals are
+            # representations z = phi(s, w); the low level acts on z directly; values and phi for
+            # completion tests, subgoal errors in phi-space and the high level's training target.
+            "subgoal_space": "representation",
+            "reach_rep": lambda params, s, z, key, temperature=0.0: choose(nets.low_dist(params, s, z), key, temperature, spec.discrete),
+            "value": value.mean,
+            "value_rep": lambda params, s, z: value.value.apply(params["value"], (s,), (z,)).mean(0),
+            "phi": value.phi,
+            "high_dist": lambda params, s, g: nets.high.apply(params["high_actor"], (s, g)),
+            "subgoal_target": value.phi,
+        },
     )

@@ -172,5 +172,5 @@ def make(config: Config, spec: DataSpec) -> Agent:
         act=flat_act(policy, spec.discrete),
         sampler=actor_goal_sampler(config),
         target_keys=value.target_keys,
-        parts={"reach": act_sub},
+        parts={"reach": act_sub, "value": value.mean},  # value: for completion tests in hierarchical execution
     )

@@ -1,0 +1,260 @@
+"""High and low levels from run directories and from the maze oracle, and their composition into a
+HierarchicalPolicy (gcrl/hierarchy.py).
+
+- A high level comes from a run whose agent has one (hbc: observation subgoals; hiql: z = phi(s,
+  w)), from a DAgger output folder (that run with its fine-tuned high level), or is 'oracle': the
+  maze's next cell on a shortest path to the goal, as OGBench's oracle (pointmaze only: there the
+  observation is the xy position, so the oracle's subgoal is an observation).
+- A low level comes from a run: its 'reach' part (hbc and hiql's low level, SAW's subpolicy: a
+  subgoal observation; hiql also takes its own z), or, for agents without one, the flat policy
+  aimed at the subgoal as its goal.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import NamedTuple
+
+import jax
+import numpy as np
+
+from gcrl.errors import GcrlError
+from gcrl.hierarchy import (
+    OBSERVATION,
+    REPRESENTATION,
+    HierarchicalPolicy,
+    OracleCompare,
+    StateTest,
+    ValueTest,
+    parse_rule,
+    parse_test,
+)
+
+DAGGER_FILE, HIGH_PARAMS_FILE = "dagger.json", "high_actor.msgpack"
+DEFAULT_STATE_THRESHOLD = 1.0  # OGBench's goal tolerance in pointmaze: what "reached" means when only measured
+
+
+class Run(NamedTuple):
+    path: Path
+    train_cfg: object
+    spec: object
+    agent: object
+    params: dict
+    step: int
+
+
+def load(path) -> Run:
+    """A trained run; a DAgger output folder gives its run with the fine-tuned high level."""
+    from flax import serialization
+
+    from gcrl.policy import load_run
+
+    path = Path(path).expanduser()
+    if (path / DAGGER_FILE).is_file():
+        info = json.loads((path / DAGGER_FILE).read_text())
+        base = Path(info["run_dir"])
+        if not (base / "config.json").exists() and (path.parent / "config.json").exists():
+            base = path.parent  # the default place: RUN_DIR/dagger, moved along with its run
+        run = load(base)
+        high = serialization.from_bytes(run.params["high_actor"], (path / HIGH_PARAMS_FILE).read_bytes())
+        return run._replace(path=path, params={**run.params, "high_actor": high})
+    train_cfg, spec, agent, state = load_run(path)
+    return Run(path, train_cfg, spec, agent, state.params, int(state.step))
+
+
+def has_high_level(run: Run) -> bool:
+    return "subgoal" in run.agent.parts
+
+
+# ---- levels -------------------------------------------------------------------------------------
+
+def _stepping(fn):
+    """fn(params, x, y, key, temperature) jitted so that the key moves on inside the same compiled
+    call: one dispatch per step, most of the cost of a small network called in a loop."""
+
+    def step(params, x, y, key, temperature):
+        key, sub = jax.random.split(key)
+        return fn(params, x, y, sub, temperature), key
+
+    return jax.jit(step)
+
+
+class LearnedHigh:
+    """A run's high level: its 'subgoal' part, jitted once."""
+
+    def __init__(self, run: Run, temperature: float = 0.0, seed: int = 0):
+        if not has_high_level(run):
+            raise GcrlError(f"{run.path} is a {run.agent.name} run, which has no high level; high levels come from hbc or hiql runs, or 'oracle'.")
+        self.run, self.temperature = run, temperature
+        self.space = run.agent.parts.get("subgoal_space", OBSERVATION)
+        self.name = f"{run.agent.name} high level ({run.path.name})"
+        self._fn = _stepping(run.agent.parts["subgoal"])
+        self._key = jax.random.PRNGKey(seed)
+
+    @property
+    def params(self):
+        return self.run.params
+
+    def propose(self, observations, goals):
+        subgoals, self._key = self._fn(self.params, observations, goals, self._key, self.temperature)
+        return np.asarray(subgoals)
+
+
+class LearnedLow:
+    """A run's low level: 'reach' (subgoal observations), 'reach_rep' (HIQL's z), or the flat policy
+    with the subgoal as its goal."""
+
+    def __init__(self, run: Run, temperature: float = 0.0, seed: int = 0):
+        parts = run.agent.parts
+        self.run, self.temperature = run, temperature
+        self._fns = {OBSERVATION: _stepping(parts.get("reach", run.agent.act))}
+        if "reach_rep" in parts:
+            self._fns[REPRESENTATION] = _stepping(parts["reach_rep"])
+        self._key = jax.random.fold_in(jax.random.PRNGKey(seed), 1)  # not the high level's stream
+        self.spaces = tuple(self._fns)
+        what = "low level" if "reach" in parts else "flat policy as a low level"
+        self.name = f"{run.agent.name} {'subpolicy' if run.agent.name == 'saw' else what} ({run.path.name})"
+        self.space = OBSERVATION  # which input act() takes; set by compose
+
+    def act(self, observations, subgoals):
+        actions, self._key = self._fns[self.space](self.run.params, observations, subgoals, self._key, self.temperature)
+        return np.asarray(actions)
+
+
+class OracleHigh:
+    """The maze oracle as a high level: the centre of the next cell on a shortest path to the goal
+    (OGBench's get_oracle_subgoal), or the goal itself once in the goal's cell. Pointmaze only."""
+
+    space = OBSERVATION
+    name = "maze oracle"
+
+    def __init__(self, maze_env, owned: bool = False):
+        from gcrl.envs.maze import MazeOracle
+
+        self.env, self.owned = maze_env, owned  # owned: made for the oracle alone, closed with it
+        self.maze = maze_env.unwrapped
+        self.oracle = MazeOracle(self.maze)
+
+    def close(self) -> None:
+        if self.owned:
+            self.env.close()
+            self.owned = False
+
+    def propose(self, observations, goals):
+        observations, goals = np.asarray(observations, np.float32), np.asarray(goals, np.float32)
+        out = np.empty_like(observations)
+        for e, (xy, goal) in enumerate(zip(observations, goals)):
+            same_cell = self.maze.xy_to_ij(xy) == self.maze.xy_to_ij(goal)
+            out[e] = goal if same_cell else self.oracle.subgoal_xy(xy, goal)
+        return out
+
+
+def oracle_env(env_name: str, observation_shape):
+    """One environment for the oracle's maze geometry, or a GcrlError where there is no oracle."""
+    from gcrl.evaluate import is_maze, make_envs
+
+    if env_name is None:
+        raise GcrlError("the oracle needs an OGBench maze environment; this run was trained on a file.")
+    env = make_envs(env_name, 1)[0]
+    if not is_maze(env) or tuple(observation_shape) != (2,):
+        env.close()
+        raise GcrlError(
+            f"the oracle high level is for pointmaze, where observations are the xy position so the oracle's subgoal is an "
+            f"observation; {env_name} has observations of shape {tuple(observation_shape)}."
+        )
+    return env
+
+
+# ---- composition --------------------------------------------------------------------------------
+
+def _value_fn(run: Run, space: str):
+    """V(s, w) for a completion test, jitted: the run's 'value' (observation subgoals) or 'value_rep' (z)."""
+    name = "value_rep" if space == REPRESENTATION else "value"
+    if run is None or name not in run.agent.parts:
+        return None
+    fn = jax.jit(run.agent.parts[name])
+    return lambda observations, subgoals: fn(run.params, observations, subgoals)
+
+
+def make_test(kind: str, threshold: float, space: str, dims, value_runs: list[Run]):
+    if kind == "state":
+        if space != OBSERVATION:
+            raise GcrlError("a state-distance completion test needs observation-space subgoals; HIQL's own high level proposes representations: use value:V.")
+        return StateTest(threshold, dims)
+    for run in value_runs:
+        value = _value_fn(run, space)
+        if value is not None:
+            return ValueTest(value, threshold)
+    raise GcrlError("a value completion test needs a value function, and neither level's run has one (hbc has none): use state:D.")
+
+
+def default_dims(env_name: str | None, observation_shape) -> list[int] | None:
+    """The dims a state test compares: xy (the first two) in mazes, all of them elsewhere."""
+    maze = env_name is not None and "maze" in env_name
+    return [0, 1] if maze and observation_shape[0] >= 2 else None
+
+
+def compose(low_run, high: str | None = None, replan: str | None = None, timeout: int = 50, dims=None, reach_test: str | None = None,
+            temperature: float = 0.0, seed: int = 0, env_name: str | None = None, oracle_env_=None, correct_threshold: float | None = None,
+            compare: bool = True) -> HierarchicalPolicy:  # fmt: skip
+    """The hierarchical policy of a low-level run (a path or a Run) and a high level: None (the
+    run's own), 'oracle', or a run / DAgger folder (a path or a Run). `replan` is a rule string
+    (default 'always', as HIQL and HBC act); `reach_test` ('state:D' or 'value:V') measures
+    reaching under 'always' and 'every' (default: state within 1.0 on dims for observation
+    subgoals, value >= -k/2 for HIQL's). In pointmaze (unless compare=False) each proposal is
+    compared with the oracle's subgoal; `oracle_env_` lends the oracle an environment."""
+    rule = parse_rule(replan or "always", timeout)
+    low_run = low_run if isinstance(low_run, Run) else load(low_run)
+    if env_name is None:
+        from gcrl.train import env_name_for
+
+        env_name = env_name_for(low_run.train_cfg.dataset)
+    obs_shape = tuple(low_run.spec.observation_shape)
+
+    if high is None:
+        if not has_high_level(low_run):
+            raise GcrlError(f"{low_run.path} is a flat {low_run.agent.name} run: pass --high (a hbc or hiql run, or oracle) to run it as the low level under a high level.")
+        high_run = low_run
+    elif high != "oracle":
+        high_run = high if isinstance(high, Run) else load(high)
+        if tuple(high_run.spec.observation_shape) != obs_shape:
+            raise GcrlError(f"{high} and {low_run.path} were trained on observations of different shapes ({high_run.spec.observation_shape} vs {obs_shape}).")
+    else:
+        high_run = None
+    if high_run is not None:
+        high_level = LearnedHigh(high_run, temperature, seed)
+        if high_level.space == REPRESENTATION and high_run.path != low_run.path:
+            raise GcrlError(f"{high_level.name} proposes HIQL representations z = phi(s, w), which only its own run's low level reads; "
+                            "pair another low level with an observation-space high level (hbc, oracle).")  # fmt: skip
+    space = high_level.space if high_run is not None else OBSERVATION
+    low = LearnedLow(low_run, temperature, seed)
+    if space not in low.spaces:
+        raise GcrlError(f"the high level proposes {space} subgoals, but {low.name} takes {' or '.join(low.spaces)} subgoals.")
+    low.space = space
+
+    dims = list(dims) if dims is not None else default_dims(env_name, obs_shape)
+    value_runs = [r for r in (low_run, high_run) if r is not None]
+    if rule.kind == "reached":
+        test = make_test(rule.test, rule.threshold, space, dims, value_runs)
+    elif reach_test:
+        test = make_test(*parse_test(reach_test), space, dims, value_runs)
+    elif space == OBSERVATION:
+        test = StateTest(DEFAULT_STATE_THRESHOLD, dims)
+    else:
+        test = make_test("value", -getattr(high_run.agent.config, "subgoal_steps", 25) / 2, space, dims, value_runs)
+
+    # The oracle last, once nothing else can fail: it may open an environment.
+    oracle = None
+    if high == "oracle" or (compare and env_name is not None and obs_shape == (2,) and "maze" in env_name):
+        oracle = OracleHigh(oracle_env_) if oracle_env_ is not None else OracleHigh(oracle_env(env_name, obs_shape), owned=True)
+    if high == "oracle":
+        high_level = oracle
+    oracle_compare = None
+    if oracle is not None:
+        to_space = None
+        if space == REPRESENTATION:
+            phi = jax.jit(high_run.agent.parts["phi"])
+            to_space = lambda observations, subgoals: phi(high_run.params, observations, subgoals)  # noqa: E731
+        oracle_compare = OracleCompare(oracle, space, dims or [0, 1], to_space)
+    return HierarchicalPolicy(high_level, low, rule, test, oracle_compare, correct_threshold)
