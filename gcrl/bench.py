@@ -34,7 +34,7 @@ def synthetic_dataset(transitions: int = 1_000_000, episode_steps: int = 1000, s
     return from_raw(obs, actions, terminals, source="synthetic")
 
 
-def _measure_agent(agent_name: str, preset: str, seconds: float, queue, seeds: int = 1) -> None:
+def _measure_agent(agent_name: str, preset: str, seconds: float, queue, seeds: int = 1, seed_mode: str = "auto") -> None:
     """Runs in a fresh process: compile, then time chunks of updates (of `seeds` seeds vmapped
     together when seeds > 1; the rate is then per seed)."""
     import jax
@@ -42,7 +42,7 @@ def _measure_agent(agent_name: str, preset: str, seconds: float, queue, seeds: i
     from gcrl import agents, config
     from gcrl.agents.base import DataSpec
     from gcrl.data import sampling
-    from gcrl.learner import init_state, make_train_chunk, stack_states, update
+    from gcrl.learner import init_state, make_train_chunk, resolve_seed_mode, stack_states, update
     from gcrl.train import peak_rss_mb
 
     train_cfg, agent_cfg = config.resolve(agent_name, "pointmaze-medium-navigate-v0", preset)
@@ -55,7 +55,7 @@ def _measure_agent(agent_name: str, preset: str, seconds: float, queue, seeds: i
         state = stack_states([init_state(agent, jax.random.PRNGKey(i)) for i in range(seeds)])
 
     t0 = time.perf_counter()
-    chunk = make_train_chunk(agent, train_cfg.batch_size, chunk_size, seeds=seeds > 1).lower(state, data).compile()
+    chunk = make_train_chunk(agent, train_cfg.batch_size, chunk_size, seeds=seeds > 1, seed_mode=seed_mode).lower(state, data).compile()
     compile_s = time.perf_counter() - t0
     cost = single.cost_analysis()
     cost = cost[0] if isinstance(cost, list) else cost
@@ -76,6 +76,7 @@ def _measure_agent(agent_name: str, preset: str, seconds: float, queue, seeds: i
             agent=agent_name,
             preset=preset,
             seeds=seeds,
+            seed_mode=resolve_seed_mode(seed_mode) if seeds > 1 else None,
             batch_size=train_cfg.batch_size,
             hidden=list(agent_cfg.hidden),
             updates_per_s=rate,
@@ -87,10 +88,10 @@ def _measure_agent(agent_name: str, preset: str, seconds: float, queue, seeds: i
     )
 
 
-def measure_agent(agent_name: str, preset: str, seconds: float, seeds: int = 1) -> dict:
+def measure_agent(agent_name: str, preset: str, seconds: float, seeds: int = 1, seed_mode: str = "auto") -> dict:
     ctx = mp.get_context("spawn")
     queue = ctx.Queue()
-    proc = ctx.Process(target=_measure_agent, args=(agent_name, preset, seconds, queue, seeds))
+    proc = ctx.Process(target=_measure_agent, args=(agent_name, preset, seconds, queue, seeds, seed_mode))
     proc.start()
     result = queue.get()
     proc.join()
@@ -171,7 +172,7 @@ def markdown(report: dict) -> str:
     for r in report.get("seeds", []):
         alone = next((a for a in report["agents"] if a["agent"] == r["agent"] and a["preset"] == r["preset"]), None)
         ratio = f", {r['updates_per_s'] / alone['updates_per_s']:.2f}x sequential runs" if alone else ""
-        lines.append(f"{r['agent']} ({r['preset']}), {r['seeds']} seeds vmapped: {r['updates_per_s']:.1f} updates/s per seed{ratio}")
+        lines.append(f"{r['agent']} ({r['preset']}), {r['seeds']} seeds in one program ({r['seed_mode']}): {r['updates_per_s']:.1f} updates/s per seed{ratio}")
     if "evaluation" in report:
         e = report["evaluation"]
         lines.append(
@@ -192,8 +193,9 @@ def run(agent_names: list[str], presets: list[str], quick: bool = False, json_pa
             console.print(f"measuring {name} ({preset})...")
             report["agents"].append(measure_agent(name, preset, seconds if preset == "cpu" else 2 * seconds))
             if seeds > 1:
-                console.print(f"measuring {name} ({preset}), {seeds} seeds in parallel...")
-                report.setdefault("seeds", []).append(measure_agent(name, preset, seconds if preset == "cpu" else 2 * seconds, seeds))
+                for mode in ("vmap", "map"):
+                    console.print(f"measuring {name} ({preset}), {seeds} seeds in one program ({mode})...")
+                    report.setdefault("seeds", []).append(measure_agent(name, preset, seconds if preset == "cpu" else 2 * seconds, seeds, mode))
     report["evaluation"] = evaluation_speed(episodes=10 if quick else 50)
     report["generation_transitions_per_s"] = generation_speed(episodes=2 if quick else 10)
     table = markdown(report)

@@ -189,6 +189,15 @@ def cmd_dagger(args) -> int:
 
 # ---- parser ----------------------------------------------------------------------------------
 
+def _add_run_options(parser: argparse.ArgumentParser, preset_help: str) -> None:
+    """The training budget options that `train` and `sweep` share."""
+    parser.add_argument("--preset", choices=("cpu", "paper"), help=preset_help)
+    parser.add_argument("--steps", type=int, help="number of updates per run (default: the preset's; cpu 50,000)")
+    parser.add_argument("--batch-size", type=int, help="batch size (default: the preset's)")
+    parser.add_argument("--eval-episodes", type=int, help="evaluation episodes per task (default 50; 0 skips evaluation)")
+    parser.add_argument("--eval-every", type=int, help="evaluate every N updates (default: the preset's; 0 = only at the end)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="gcrl",
@@ -228,14 +237,10 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--agent", default="saw", choices=sorted(AGENTS), help="algorithm (default saw)")
     tr.add_argument("--dataset", default=DEFAULT_DATASET, help=f"OGBench dataset name or .npz path (default {DEFAULT_DATASET})")
     _add_dataset_dir(tr)
-    tr.add_argument("--preset", choices=("cpu", "paper"), help="network and batch sizes: cpu (2x256, batch 256) or paper (3x512, batch 1024, 1M updates); default: cpu without a GPU, paper with one")
-    tr.add_argument("--steps", type=int, help="number of updates (default: the preset's; cpu 50,000)")
-    tr.add_argument("--batch-size", type=int, help="batch size (default: the preset's)")
-    tr.add_argument("--eval-episodes", type=int, help="evaluation episodes per task (default 50; 0 skips evaluation)")
-    tr.add_argument("--eval-every", type=int, help="evaluate every N updates (default: the preset's; 0 = only at the end)")
+    _add_run_options(tr, preset_help="network and batch sizes: cpu (2x256, batch 256) or paper (3x512, batch 1024, 1M updates); default: cpu without a GPU, paper with one")
     tr.add_argument("--run-dir", help="where the run is saved (default runs/DATASET/AGENT-seedS-TIME)")
     tr.add_argument("--seed", type=int, help="random seed (default 0)")
-    tr.add_argument("--seeds", metavar="S,S,...", help="train several seeds in one program (vmapped), e.g. 0,1,2,3; each gets its own run directory (--run-dir DIR: DIR/seedS)")
+    tr.add_argument("--seeds", metavar="S,S,...", help="train several seeds in one program (vmapped on a GPU; one after another within each chunk on a CPU), e.g. 0,1,2,3 or 0-3; each gets its own run directory (--run-dir DIR: DIR/seedS)")
     tr.add_argument("--resume", action="store_true", help="continue the run in --run-dir (default: the latest run of this agent, dataset and seed) from its last checkpoint")
     tr.add_argument("--set", action="append", metavar="KEY=VALUE", help="override any agent or training setting, e.g. --set alpha=10 --set hidden=512,512; repeatable")
     tr.add_argument("--quiet", action="store_true", help="no progress bars")
@@ -270,7 +275,7 @@ def build_parser() -> argparse.ArgumentParser:
     be.add_argument("--agents", help="comma-separated agents (default all; --quick: saw,gcbc)")
     be.add_argument("--presets", help="comma-separated presets (default cpu,paper; --quick: cpu)")
     be.add_argument("--json", metavar="FILE", help="write the results as JSON (and a markdown table beside it)")
-    be.add_argument("--seeds", type=int, default=0, metavar="N", help="also measure N seeds trained in parallel (vmapped), per seed, against one alone")
+    be.add_argument("--seeds", type=int, default=0, metavar="N", help="also measure N seeds trained in one program (vmapped, and mapped one after another), per seed, against one alone")
     be.set_defaults(func=cmd_bench)
 
     sw = sub.add_parser(
@@ -284,11 +289,7 @@ def build_parser() -> argparse.ArgumentParser:
     sw.add_argument("--agents", help="comma-separated agents, e.g. saw,hiql")
     sw.add_argument("--datasets", help=f"comma-separated dataset names or .npz paths (default {DEFAULT_DATASET})")
     sw.add_argument("--seeds", help="comma-separated seeds (default 0)")
-    sw.add_argument("--steps", type=int, help="updates per run (default: the preset's)")
-    sw.add_argument("--eval-every", type=int, help="evaluate every N updates (default: the preset's; 0 = only at the end)")
-    sw.add_argument("--eval-episodes", type=int, help="evaluation episodes per task (default 50; 0 skips evaluation)")
-    sw.add_argument("--batch-size", type=int, help="batch size (default: the preset's)")
-    sw.add_argument("--preset", choices=("cpu", "paper"), help="default: cpu without a GPU, paper with one (on Ray: whether the cluster has GPUs)")
+    _add_run_options(sw, preset_help="default: cpu without a GPU, paper with one (on Ray: whether the cluster has GPUs)")
     sw.add_argument("--set", action="append", metavar="KEY=VALUE", help="a setting for every run, e.g. --set hidden=512,512; repeatable")
     sw.add_argument("--root", help="where the runs and sweep.json go (default runs); use one root per sweep")
     _add_dataset_dir(sw)

@@ -14,7 +14,24 @@ console = Console()
 err_console = Console(stderr=True)
 
 
-class Reporter:
+class _BarOwner:
+    """Closes its rich progress bar (if any) on close() and on leaving a `with` block."""
+
+    _bar = None
+
+    def close(self) -> None:
+        if self._bar is not None:
+            self._bar.stop()
+            self._bar = None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+class Reporter(_BarOwner):
     """Progress of long work: done/total, rate, elapsed and ETA. Silent when disabled."""
 
     def __init__(self, description: str, total: int, unit: str = "steps", enabled: bool = True, start: int = 0):
@@ -46,16 +63,6 @@ class Reporter:
         rate = f"{speed:,.0f} {self._unit}/s" if speed else ""
         self._bar.update(self._task, rate=rate, **fields)
 
-    def close(self) -> None:
-        if self._bar is not None:
-            self._bar.stop()
-            self._bar = None
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
 
 
 def _clock(seconds: float | None) -> str:
@@ -70,7 +77,7 @@ class _Countdown(ProgressColumn):
         return Text(_clock(None if eta_at is None else eta_at - time.monotonic()), style="progress.remaining")
 
 
-class RunsReporter:
+class RunsReporter(_BarOwner):
     """Progress of a sweep: runs finished of total, the done/skipped/failed counts, elapsed and an ETA.
 
     The caller supplies the ETA (from the pace of the runs trained so far): rich's own estimate needs
@@ -106,13 +113,3 @@ class RunsReporter:
             elapsed = time.monotonic() - self._start
             console.print(f"[bold]sweep[/] {finished}/{self._total} runs: {counts}, elapsed {_clock(elapsed)}, ETA {_clock(eta_s)}", highlight=False)
 
-    def close(self) -> None:
-        if self._bar is not None:
-            self._bar.stop()
-            self._bar = None
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()

@@ -75,10 +75,40 @@ def seed_state(state: TrainState, i: int) -> TrainState:
     return jax.tree_util.tree_map(lambda x: x[i], state)
 
 
-def make_train_chunk(agent: Agent, batch_size: int, num_updates: int, seeds: bool = False):
+def resolve_seed_mode(mode: str = "auto") -> str:
+    return ("map" if jax.default_backend() == "cpu" else "vmap") if mode == "auto" else mode
+
+
+def over_seeds(fn, in_axes, mode: str = "auto"):
+    """fn mapped over a leading seed axis of the arguments marked 0 in `in_axes`.
+
+    'vmap' batches the seeds into larger matrix products, which fills a GPU; on a CPU the batched
+    products run slower than the plain ones and one seed already saturates the cores, so 'map'
+    (the default there) runs the seeds one after another inside the same compiled program."""
+    mode = resolve_seed_mode(mode)
+    if mode == "vmap":
+        return jax.vmap(fn, in_axes=in_axes)
+    if mode != "map":
+        raise ValueError(f"seed mode must be auto, vmap or map, got {mode!r}")
+
+    def mapped(*args):
+        seeded = [i for i, axis in enumerate(in_axes) if axis == 0]
+
+        def one(xs):
+            full = list(args)
+            for i, x in zip(seeded, xs):
+                full[i] = x
+            return fn(*full)
+
+        return jax.lax.map(one, [args[i] for i in seeded])
+
+    return mapped
+
+
+def make_train_chunk(agent: Agent, batch_size: int, num_updates: int, seeds: bool = False, seed_mode: str = "auto"):
     """A jitted function (state, data) -> (state, metrics averaged over `num_updates` updates).
-    With `seeds`, the state is stacked over seeds (vmap): every seed trains at once, on the one
-    dataset, each with its own batches, exactly as it would alone."""
+    With `seeds`, the state is stacked over seeds: every seed trains in the one program, on the one
+    dataset, each with its own batches, exactly as it would alone (see `over_seeds`)."""
 
     def chunk(state: TrainState, data: DeviceData):
         def body(s, _):
@@ -88,11 +118,11 @@ def make_train_chunk(agent: Agent, batch_size: int, num_updates: int, seeds: boo
         return state, jax.tree_util.tree_map(jnp.mean, metrics)
 
     if seeds:
-        chunk = jax.vmap(chunk, in_axes=(0, None))
+        chunk = over_seeds(chunk, (0, None), seed_mode)
     return jax.jit(chunk, donate_argnums=0)
 
 
-def make_loss_eval(agent: Agent, batch_size: int, seeds: bool = False):
+def make_loss_eval(agent: Agent, batch_size: int, seeds: bool = False, seed_mode: str = "auto"):
     """A jitted function (state, data, key) -> metrics of every loss group on one batch, no update
     (validation losses). With `seeds`, state and key carry a seed axis."""
 
@@ -107,7 +137,7 @@ def make_loss_eval(agent: Agent, batch_size: int, seeds: bool = False):
         return metrics
 
     if seeds:
-        evaluate = jax.vmap(evaluate, in_axes=(0, None, 0))
+        evaluate = over_seeds(evaluate, (0, None, 0), seed_mode)
     return jax.jit(evaluate)
 
 

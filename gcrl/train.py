@@ -174,8 +174,9 @@ def train_seeds(
     train_cfg: TrainConfig, agent_cfg, seeds: list[int], run_dir: Path | None = None, dataset_dir=None, resume: bool = False, progress: bool = True
 ) -> list[dict]:
     """Train (or resume) one run per seed in one program: with several seeds the agent state is
-    stacked and every update is vmapped over seeds, so each seed's numbers are those it would get
-    alone while the matrix products grow. Returns the summaries, one per seed."""
+    stacked and each chunk of updates runs every seed (vmapped on a GPU, see learner.over_seeds),
+    each seed getting the numbers it would get alone; one dataset load and one compilation serve
+    them all. Returns the summaries, one per seed."""
     if len(set(seeds)) != len(seeds) or not seeds:
         raise GcrlError(f"--seeds must be distinct integers, got {seeds}.")
     timings = Timings()
@@ -214,7 +215,7 @@ def train_seeds(
     step = steps.pop()
     state = stack_states(states) if many else states[0]
     del states
-    seed_text = f"seeds {', '.join(map(str, seeds))} in parallel" if many else f"seed {seeds[0]}"
+    seed_text = f"seeds {', '.join(map(str, seeds))} together" if many else f"seed {seeds[0]}"
     console.print(
         f"[bold]{agent.name}[/] on [bold]{train_cfg.dataset}[/] ({train_set.num_transitions():,} transitions), "
         f"preset {train_cfg.preset}, batch {train_cfg.batch_size}, hidden {agent_cfg.hidden}, {train_cfg.steps:,} updates, "

@@ -236,10 +236,11 @@ def test_fused_scan_equals_the_plain_update_loop(toy_data):
     assert int(fused.step) == 3
 
 
-def test_seeds_in_parallel_equal_each_seed_trained_alone(toy_data):
+@pytest.mark.parametrize("mode", ["vmap", "map"])
+def test_seeds_in_parallel_equal_each_seed_trained_alone(toy_data, mode):
     agent = saw.make(saw.Config(**TINY), SPEC)
     stacked = stack_states([init_state(agent, jax.random.PRNGKey(s)) for s in (0, 1)])
-    together, metrics = make_train_chunk(agent, 16, 3, seeds=True)(stacked, toy_data)
+    together, metrics = make_train_chunk(agent, 16, 3, seeds=True, seed_mode=mode)(stacked, toy_data)
     assert metrics["actor/loss"].shape == (2,)
     for i in (0, 1):
         alone, _ = make_train_chunk(agent, 16, 3)(init_state(agent, jax.random.PRNGKey(i)), toy_data)
