@@ -119,32 +119,35 @@ def matmul_peak(rows_list=(256, 1024), inner: int = 512, seconds: float = 1.0) -
 
 def evaluation_speed(episodes: int = 50) -> dict[str, float]:
     """Seconds per 1000 environment steps with a cpu-preset SAW policy: E episodes in lockstep with
-    one batched policy call per step, against one episode at a time."""
+    one batched policy call per step, their environments stepped by worker processes ('parallel')
+    or in this process ('lockstep'), against one episode at a time."""
     import jax
 
     from gcrl import agents, config
     from gcrl.agents.base import DataSpec
-    from gcrl.evaluate import evaluate, make_envs
+    from gcrl.envs.group import default_workers, make_env_group
+    from gcrl.evaluate import evaluate
     from gcrl.policy import Policy
 
     _, agent_cfg = config.resolve("saw", "pointmaze-medium-navigate-v0", "cpu")
     spec = DataSpec((OBS_DIM,), False, ACTION_DIM, False)
     agent = agents.get("saw").make(agent_cfg, spec)
     policy = Policy(agent, agent.init(jax.random.PRNGKey(0)), spec)  # untrained: every episode runs the full 1000 steps
-    out = {}
-    for label, count in (("batched", episodes), ("one_at_a_time", 1)):
-        envs = make_envs("pointmaze-medium-v0", count)
+    out = {"workers": default_workers(episodes)}
+    for label, count, workers in (("parallel", episodes, out["workers"]), ("lockstep", episodes, 1), ("one_at_a_time", 1, 1)):
+        if label == "parallel" and workers < 2:
+            continue
+        group = make_env_group("pointmaze-medium-v0", count, workers)
         policy(np.zeros((count, OBS_DIM), np.float32), np.zeros((count, OBS_DIM), np.float32))  # compile
         runs = max(1, min(episodes, 5) // count) if count == 1 else 1
         t0 = time.perf_counter()
         steps = 0
         for r in range(runs):
-            steps += evaluate(policy, "pointmaze-medium-v0", count, tasks=(1,), seed=r, progress=False, envs=envs).env_steps
+            steps += evaluate(policy, "pointmaze-medium-v0", count, tasks=(1,), seed=r, progress=False, envs=group).env_steps
         seconds = time.perf_counter() - t0
         out[f"{label}_s_per_1000_steps"] = seconds / steps * 1000
         out[f"{label}_env_steps_per_s"] = steps / seconds
-        for env in envs:
-            env.close()
+        group.close()
     return out
 
 
@@ -175,9 +178,13 @@ def markdown(report: dict) -> str:
         lines.append(f"{r['agent']} ({r['preset']}), {r['seeds']} seeds in one program ({r['seed_mode']}): {r['updates_per_s']:.1f} updates/s per seed{ratio}")
     if "evaluation" in report:
         e = report["evaluation"]
+        parallel = (
+            f"{e['parallel_s_per_1000_steps']:.3f} s with {e['workers']} worker processes stepping the environments, "
+            if "parallel_s_per_1000_steps" in e else ""
+        )
         lines.append(
-            f"evaluation: {e['batched_s_per_1000_steps']:.3f} s per 1000-step episode in lockstep "
-            f"({e['batched_env_steps_per_s']:,.0f} env steps/s) vs {e['one_at_a_time_s_per_1000_steps']:.3f} s one at a time"
+            f"evaluation, per 1000-step episode in lockstep: {parallel}{e['lockstep_s_per_1000_steps']:.3f} s "
+            f"in one process; {e['one_at_a_time_s_per_1000_steps']:.3f} s one episode at a time"
         )
     if "generation_transitions_per_s" in report:
         lines.append(f"dataset generation: {report['generation_transitions_per_s']:,.0f} transitions/s")

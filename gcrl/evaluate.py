@@ -18,6 +18,7 @@ import numpy as np
 from rich.table import Table
 
 from gcrl.console import Reporter
+from gcrl.envs.group import LocalEnvGroup, is_maze, make_env_group, make_envs  # noqa: F401  (make_envs, is_maze: re-exported)
 
 # (observations [E, *obs_shape], goals [E, *obs_shape]) -> actions [E, action_dim]
 PolicyFn = Callable[[np.ndarray, np.ndarray], np.ndarray]
@@ -76,37 +77,15 @@ class EvalResult:
         return {"hierarchy": {"per_task": {str(t.task_id): t.hierarchy for t in tasks}, "overall": combine_stats([t.hierarchy for t in tasks])}}
 
 
-def make_envs(env_name: str, count: int, **kwargs) -> list:
-    """`count` instances of the gymnasium environment `env_name` (e.g. 'pointmaze-medium-v0'), each
-    with the TimeLimit of its registered spec."""
-    import gymnasium
-
-    import ogbench  # noqa: F401  (registers the environments)
-
-    return [gymnasium.make(env_name, **kwargs) for _ in range(count)]
-
-
-def is_maze(env) -> bool:
-    return hasattr(env.unwrapped, "maze_map") and hasattr(env.unwrapped, "get_xy")
-
-
-def _run_task(policy: PolicyFn, envs: list, task_id: int, seed: int, on_done: Callable[[], None]) -> TaskResult:
-    """One task: reset every env with task_id, then step all running episodes together."""
-    count, maze = len(envs), is_maze(envs[0])
-    obs, goals = [], []
-    for e, env in enumerate(envs):
-        reset_seed = seed * 100000 + task_id * 1000 + e
-        # OGBench's maze reset draws its start noise from NumPy's global generator and its warm-up
-        # actions from the action space, so both are seeded along with the env itself.
-        np.random.seed(reset_seed)
-        env.action_space.seed(reset_seed)
-        ob, info = env.reset(seed=reset_seed, options=dict(task_id=task_id))
-        obs.append(ob)
-        goals.append(info["goal"])
-    obs, goals = np.stack(obs), np.stack(goals)  # dtype kept: float states or uint8 images
-    xys = [[env.unwrapped.get_xy().copy()] for env in envs] if maze else []
-    starts = np.array([xy[0] for xy in xys]) if maze else np.zeros((0, 2))
-    goals_xy = np.array([env.unwrapped.cur_goal_xy for env in envs], dtype=float) if maze else np.zeros((0, 2))
+def _run_task(policy: PolicyFn, group, count: int, task_id: int, seed: int, on_done: Callable[[], None]) -> TaskResult:
+    """One task: reset `count` envs of the group with task_id, then step all running episodes together."""
+    maze = group.maze
+    resets = group.reset(task_id, seed, count)
+    obs = np.stack([r[0] for r in resets])  # dtype kept: float states or uint8 images
+    goals = np.stack([r[1] for r in resets])
+    xys = [[r[2]] for r in resets] if maze else []
+    starts = np.array([r[2] for r in resets]) if maze else np.zeros((0, 2))
+    goals_xy = np.array([r[3] for r in resets], dtype=float) if maze else np.zeros((0, 2))
 
     successes, lengths = np.zeros(count), np.zeros(count, dtype=np.int64)
     running = np.ones(count, dtype=bool)
@@ -116,15 +95,14 @@ def _run_task(policy: PolicyFn, envs: list, task_id: int, seed: int, on_done: Ca
         # The full batch every step (finished episodes keep their last observation) so the policy
         # sees one shape; actions of finished episodes are ignored.
         actions = np.asarray(policy(obs, goals))
-        for e in np.flatnonzero(running):
-            ob, _, terminated, truncated, info = envs[e].step(actions[e])
+        for e, ob, done, success, xy in group.step(actions, running):
             obs[e] = ob
             lengths[e] += 1
             if maze:
-                xys[e].append(envs[e].unwrapped.get_xy().copy())
-            if terminated or truncated:
+                xys[e].append(xy)
+            if done:
                 running[e] = False
-                successes[e] = float(info.get("success", 0.0))
+                successes[e] = success
                 on_done()
     trajectories = [np.array(xy) for xy in xys]
     extra = policy.end_task(lengths) if hasattr(policy, "end_task") else {}
@@ -142,29 +120,30 @@ def evaluate(
 ) -> EvalResult:
     """Run `episodes_per_task` episodes of each task in lockstep and report success.
 
-    Reproducible for a given seed (and a deterministic policy). Pass `envs` (at least
-    episodes_per_task of them, from make_envs) to reuse environments across evaluations; envs
-    created here are closed at the end."""
+    Reproducible for a given seed (and a deterministic policy), whichever way the environments
+    step. Pass `envs` (at least episodes_per_task of them: a list from make_envs, or a group from
+    gcrl.envs.group.make_env_group, whose worker processes step them in parallel) to reuse them
+    across evaluations; without it a group is made here (workers by default_workers) and closed."""
     if episodes_per_task < 1:
         raise ValueError(f"episodes_per_task must be at least 1, got {episodes_per_task}.")
     own_envs = envs is None
     if own_envs:
-        envs = make_envs(env_name, episodes_per_task)
-    elif len(envs) < episodes_per_task:
-        raise ValueError(f"evaluate needs {episodes_per_task} environments, got {len(envs)}.")
-    envs = list(envs)[:episodes_per_task]
+        group = make_env_group(env_name, episodes_per_task)
+    else:
+        group = LocalEnvGroup(envs) if isinstance(envs, (list, tuple)) else envs
+        if len(group) < episodes_per_task:
+            raise ValueError(f"evaluate needs {episodes_per_task} environments, got {len(group)}.")
 
     saved_state = np.random.get_state()  # the env seeds the global generator; give it back afterwards
     bar = Reporter(f"evaluate {env_name}", len(tasks) * episodes_per_task, "episodes", enabled=progress)
     start = time.perf_counter()
     try:
-        results = [_run_task(policy, envs, int(t), seed, bar.advance) for t in tasks]
+        results = [_run_task(policy, group, episodes_per_task, int(t), seed, bar.advance) for t in tasks]
     finally:
         bar.close()
         np.random.set_state(saved_state)
         if own_envs:
-            for env in envs:
-                env.close()
+            group.close()
     seconds = time.perf_counter() - start
     env_steps = int(sum(r.lengths.sum() for r in results))
     return EvalResult(env_name, results, seconds, env_steps)

@@ -275,9 +275,9 @@ def train_seeds(
                     reporter.close()
                     t0 = time.perf_counter()
                     if envs is None:  # made once, reused by every evaluation (as the compiled policy)
-                        from gcrl.evaluate import make_envs
+                        from gcrl.envs.group import make_env_group
 
-                        envs = make_envs(env_name, train_cfg.eval_episodes)
+                        envs = make_env_group(env_name, train_cfg.eval_episodes)
                     for i, run in enumerate(runs):
                         params = of_seed(state.params, i)
                         if run.policy is None:
@@ -292,9 +292,8 @@ def train_seeds(
         reporter.close()
         for run in runs:
             run.close()
-        if envs:
-            for env in envs:
-                env.close()
+        if envs is not None:
+            envs.close()
     summaries = []
     for i, run in enumerate(runs):
         checkpoint.save(run.run_dir, of_seed(state, i), step)

@@ -132,3 +132,23 @@ def test_plot_maze_rejects_non_maze(tmp_path):
 
     with pytest.raises(ValueError, match="maze environments only"):
         plot_maze(result, tmp_path / "x.png", env=NotAMaze())
+
+
+def test_worker_processes_give_the_same_episodes_as_one_process(envs, oracle_result):
+    """Environments stepped by two worker processes (the default for larger evaluations) reset
+    from the same seeds and so give the episodes of the in-process lockstep, step for step."""
+    from gcrl.envs.group import make_env_group
+
+    group = make_env_group(ENV, 2, workers=2)
+    try:
+        assert len(group.slices) == 2 and group.maze
+        result = evaluate(OraclePolicy(envs[0]), ENV, episodes_per_task=2, tasks=(2, 4), seed=0, progress=False, envs=group)
+    finally:
+        group.close()
+    local, _ = oracle_result
+    for task in result.tasks:
+        same = local.tasks[task.task_id - 1]
+        np.testing.assert_array_equal(task.lengths, same.lengths)
+        np.testing.assert_array_equal(task.successes, same.successes)
+        for a, b in zip(task.trajectories, same.trajectories):
+            np.testing.assert_array_equal(a, b)
