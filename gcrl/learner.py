@@ -82,9 +82,10 @@ def resolve_seed_mode(mode: str = "auto") -> str:
 def over_seeds(fn, in_axes, mode: str = "auto"):
     """fn mapped over a leading seed axis of the arguments marked 0 in `in_axes`.
 
-    'vmap' batches the seeds into larger matrix products, which fills a GPU; on a CPU the batched
-    products run slower than the plain ones and one seed already saturates the cores, so 'map'
-    (the default there) runs the seeds one after another inside the same compiled program."""
+    'vmap' batches the seeds into larger matrix products, which fills a GPU. On a CPU one seed
+    already fills the cores and vmap measured no faster (`gcrl bench --seeds 2`), so 'map' (the
+    default there) runs the seeds one after another inside the compiled program: each seed's
+    computation is then exactly its solo run's, bit for bit (vmap agrees to float rounding)."""
     mode = resolve_seed_mode(mode)
     if mode == "vmap":
         return jax.vmap(fn, in_axes=in_axes)

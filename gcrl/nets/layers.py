@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import flax.linen as nn
+import jax
 import jax.numpy as jnp
 
 default_init = nn.initializers.variance_scaling(1.0, "fan_avg", "uniform")
@@ -26,6 +27,8 @@ class MLP(nn.Module):
         return x
 
 
-def length_normalize(x, eps: float = 1e-6):
-    """Scale each vector to norm sqrt(dim) (HIQL's goal representation)."""
-    return x / (jnp.linalg.norm(x, axis=-1, keepdims=True) + eps) * jnp.sqrt(x.shape[-1])
+def length_normalize(x, eps: float = 1e-12):
+    """Scale each vector to norm sqrt(dim) (HIQL's goal representation). The norm is taken as
+    sqrt(|x|^2 + eps), whose gradient stays finite at x = 0: phi(s, g) is exactly 0 when s = g = 0
+    at initialisation (zero biases), and a plain norm's gradient there is NaN."""
+    return x * jax.lax.rsqrt(jnp.sum(x * x, axis=-1, keepdims=True) + eps) * jnp.sqrt(x.shape[-1])
