@@ -1,0 +1,74 @@
+"""Flat against hierarchical execution (issue 6, part 5): SAW's flat policy, HIQL under each
+replanning rule and hierarchical BC, from the runs of a sweep (results/sweep.toml and
+results/hierarchy.toml), each evaluated at its final checkpoint with the same episodes.
+
+    python benchmarks/flat_vs_hierarchical.py results/runs [--episodes 20] [--out results]
+
+Writes flat_vs_hierarchical.md (mean ± std over seeds, in percent) and .json into --out; the
+evaluations land in each run's eval/ folder, and finished ones are reused.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import numpy as np
+
+from gcrl.console import console
+from gcrl.hier_eval import evaluate_hierarchical, variant_tag
+
+# (column, agent, replanning rule or None for the run's own flat/default execution)
+COLUMNS = [
+    ("SAW (flat)", "saw", None),
+    ("HIQL, always", "hiql", "always"),
+    ("HIQL, every:25", "hiql", "every:25"),
+    ("HIQL, reached:value:-12", "hiql", "reached:value:-12"),
+    ("HBC, always", "hbc", "always"),
+    ("HBC, every:25", "hbc", "every:25"),
+    ("HBC, reached:state:1", "hbc", "reached:state:1"),
+]
+
+
+def final_success(run: Path, rule: str | None, episodes: int) -> float:
+    summary = json.loads((run / "summary.json").read_text())
+    if rule is None:  # the flat policy: its own final evaluation
+        return summary["eval"]["overall"]
+    step = summary["step"]
+    path = run / "eval" / f"step_{step:08d}-{variant_tag(None, rule)}.json"
+    if path.exists() and json.loads(path.read_text())["episodes"] == 5 * episodes:
+        return json.loads(path.read_text())["overall"]
+    result, _, _ = evaluate_hierarchical(run, episodes=episodes, replan=rule, progress=False)
+    return result.overall
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("root", help="the sweep root: ROOT/DATASET/AGENT/seedS")
+    parser.add_argument("--episodes", type=int, default=20, help="episodes per task (default 20)")
+    parser.add_argument("--datasets", default="pointmaze-large-navigate-v0,pointmaze-giant-navigate-v0")
+    parser.add_argument("--out", default="results")
+    args = parser.parse_args()
+
+    table: dict = {}
+    for dataset in args.datasets.split(","):
+        for column, agent, rule in COLUMNS:
+            runs = sorted(p for p in (Path(args.root) / dataset / agent).glob("seed*") if (p / "summary.json").exists())
+            runs = [r for r in runs if json.loads((r / "summary.json").read_text()).get("finished")]
+            scores = [100 * final_success(r, rule, args.episodes) for r in runs]
+            table.setdefault(dataset, {})[column] = scores
+    lines = ["| dataset | " + " | ".join(c for c, _, _ in COLUMNS) + " |", "| --- |" + " --- |" * len(COLUMNS)]
+    for dataset, row in table.items():
+        cells = [f"{np.mean(s):.1f} ± {np.std(s):.1f} (n={len(s)})" if s else "-" for s in row.values()]
+        lines.append(f"| {dataset} | " + " | ".join(cells) + " |")
+    text = "\n".join(lines)
+    console.print(text)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "flat_vs_hierarchical.md").write_text(text + "\n")
+    (out / "flat_vs_hierarchical.json").write_text(json.dumps(table, indent=2))
+
+
+if __name__ == "__main__":
+    main()
