@@ -70,8 +70,8 @@ def stack_states(states: list[TrainState]) -> TrainState:
     return jax.tree_util.tree_map(lambda *xs: jnp.stack(xs), *states)
 
 
-def seed_state(state: TrainState, i: int) -> TrainState:
-    """Seed i's state out of a stacked one."""
+def seed_state(state, i: int):
+    """Seed i's share of a stacked state (or of any pytree with a leading seed axis: metrics, params)."""
     return jax.tree_util.tree_map(lambda x: x[i], state)
 
 

@@ -20,6 +20,7 @@ import jax
 import numpy as np
 
 from gcrl.errors import GcrlError
+from gcrl.policy import stepping
 from gcrl.hierarchy import (
     OBSERVATION,
     REPRESENTATION,
@@ -69,17 +70,6 @@ def has_high_level(run: Run) -> bool:
 
 # ---- levels -------------------------------------------------------------------------------------
 
-def _stepping(fn):
-    """fn(params, x, y, key, temperature) jitted so that the key moves on inside the same compiled
-    call: one dispatch per step, most of the cost of a small network called in a loop."""
-
-    def step(params, x, y, key, temperature):
-        key, sub = jax.random.split(key)
-        return fn(params, x, y, sub, temperature), key
-
-    return jax.jit(step)
-
-
 class LearnedHigh:
     """A run's high level: its 'subgoal' part, jitted once."""
 
@@ -89,7 +79,7 @@ class LearnedHigh:
         self.run, self.temperature = run, temperature
         self.space = run.agent.parts.get("subgoal_space", OBSERVATION)
         self.name = f"{run.agent.name} high level ({run.path.name})"
-        self._fn = _stepping(run.agent.parts["subgoal"])
+        self._fn = stepping(run.agent.parts["subgoal"])
         self._key = jax.random.PRNGKey(seed)
 
     @property
@@ -108,9 +98,9 @@ class LearnedLow:
     def __init__(self, run: Run, temperature: float = 0.0, seed: int = 0):
         parts = run.agent.parts
         self.run, self.temperature = run, temperature
-        self._fns = {OBSERVATION: _stepping(parts.get("reach", run.agent.act))}
+        self._fns = {OBSERVATION: stepping(parts.get("reach", run.agent.act))}
         if "reach_rep" in parts:
-            self._fns[REPRESENTATION] = _stepping(parts["reach_rep"])
+            self._fns[REPRESENTATION] = stepping(parts["reach_rep"])
         self._key = jax.random.fold_in(jax.random.PRNGKey(seed), 1)  # not the high level's stream
         self.spaces = tuple(self._fns)
         what = "low level" if "reach" in parts else "flat policy as a low level"

@@ -36,20 +36,26 @@ def load_run(run_dir) -> tuple[config.TrainConfig, object, Agent, TrainState]:
     return train_cfg, spec, agent, checkpoint.restore(run_dir, template)
 
 
+def stepping(fn):
+    """fn(params, x, y, key, temperature) jitted as (params, x, y, key, temperature) -> (out, next
+    key): the key moves on inside the same compiled call, so a step is one dispatch, which is most
+    of the cost of a small network called in a loop."""
+
+    def step(params, x, y, key, temperature):
+        key, sub = jax.random.split(key)
+        return fn(params, x, y, sub, temperature), key
+
+    return jax.jit(step)
+
+
 class Policy:
     """A goal-conditioned policy: policy(observation, goal) -> action, batched or not."""
 
     def __init__(self, agent: Agent, params, spec: DataSpec, temperature: float = 0.0, seed: int = 0):
         self.agent, self.params, self.spec = agent, params, spec
         self.temperature = temperature
-        self._step = jax.jit(self._act_and_split)
+        self._step = stepping(agent.act)
         self._key = jax.random.PRNGKey(seed)
-
-    def _act_and_split(self, params, observations, goals, key, temperature):
-        # The key moves on inside the same compiled call: one dispatch per step, which is most of
-        # the cost of a small policy evaluated in a loop.
-        key, sub = jax.random.split(key)
-        return self.agent.act(params, observations, goals, sub, temperature), key
 
     def __call__(self, observation, goal) -> np.ndarray:
         obs, goal = np.asarray(observation), np.asarray(goal)

@@ -26,7 +26,7 @@ from gcrl.console import Reporter, console
 from gcrl.data import load, names, sampling
 from gcrl.data.dataset import Dataset
 from gcrl.errors import GcrlError
-from gcrl.learner import init_state, make_loss_eval, make_train_chunk, stack_states
+from gcrl.learner import init_state, make_loss_eval, make_train_chunk, seed_state, stack_states
 from gcrl.logger import MetricsLogger
 from gcrl.policy import Policy, save_spec
 
@@ -240,7 +240,7 @@ def train_seeds(
     reporter = Reporter("train", train_cfg.steps, "updates", enabled=progress, start=step)
 
     def of_seed(tree, i):
-        return jax.tree_util.tree_map(lambda x: x[i], tree) if many else tree
+        return seed_state(tree, i) if many else tree
 
     try:
         with _StopFlag() as stop:
