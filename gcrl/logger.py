@@ -5,6 +5,8 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
+from gcrl.data.files import atomic_path
+
 
 class MetricsLogger:
     """Appends one CSV row per call (columns fixed by the first row) and writes TensorBoard scalars."""
@@ -20,6 +22,19 @@ class MetricsLogger:
             from tensorboardX import SummaryWriter
 
             self._tb = SummaryWriter(str(run_dir), flush_secs=30)
+
+    def drop_after(self, step: int) -> int:
+        """Delete the rows logged after `step` (a resumed run's checkpoint): the run repeats those
+        updates, and would otherwise log them twice. Returns how many rows went."""
+        if self._columns is None:
+            return 0
+        with open(self.path, newline="") as f:
+            rows = list(csv.reader(f))[1:]
+        keep = [row for row in rows if row and int(float(row[0])) <= step]
+        if len(keep) < len(rows):
+            with atomic_path(self.path) as tmp, open(tmp, "w", newline="") as f:
+                csv.writer(f).writerows([self._columns, *keep])
+        return len(rows) - len(keep)
 
     def log(self, step: int, metrics: dict[str, float]) -> None:
         row = {"step": int(step), **{k: float(v) for k, v in metrics.items()}}

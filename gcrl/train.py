@@ -237,6 +237,9 @@ def train_seeds(
     envs = None
     for run in runs:
         run.open_logs()
+        if resume:  # the updates after the checkpoint are done again: so are their rows
+            run.logger.drop_after(step)
+            run.eval_logger.drop_after(step)
     reporter = Reporter("train", train_cfg.steps, "updates", enabled=progress, start=step)
 
     def of_seed(tree, i):

@@ -58,6 +58,8 @@ def test_resume_continues_from_the_checkpoint_and_equals_an_uninterrupted_run(np
     train(train_cfg, agent_cfg, run_dir=tmp_path / "whole", progress=False)
     short_cfg, _ = configs(npz_dataset, steps=20)
     train(short_cfg, agent_cfg, run_dir=tmp_path / "split", progress=False)
+    with open(tmp_path / "split" / "metrics.csv", "a") as f:  # a row logged after the checkpoint, then a crash
+        f.write("30" + ",0.5" * (len((tmp_path / "split" / "metrics.csv").read_text().splitlines()[0].split(",")) - 1) + "\n")
     summary = train(train_cfg, agent_cfg, run_dir=tmp_path / "split", resume=True, progress=False)
     assert summary["step"] == 40
     whole = gcrl.load_policy(tmp_path / "whole")
