@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import json
 import multiprocessing as mp
+import queue as queue_module
 import time
 from pathlib import Path
 
 import numpy as np
 
 from gcrl.console import console
+from gcrl.errors import GcrlError
 
 OBS_DIM, ACTION_DIM = 2, 2  # pointmaze
 
@@ -93,7 +95,17 @@ def measure_agent(agent_name: str, preset: str, seconds: float, seeds: int = 1, 
     queue = ctx.Queue()
     proc = ctx.Process(target=_measure_agent, args=(agent_name, preset, seconds, queue, seeds, seed_mode))
     proc.start()
-    result = queue.get()
+    while True:  # a child that dies (crash, out of memory, killed) must not leave us waiting forever
+        try:
+            result = queue.get(timeout=1.0)
+            break
+        except queue_module.Empty:
+            if not proc.is_alive() and queue.empty():
+                raise GcrlError(
+                    f"bench: the process measuring {agent_name} ({preset} preset) died with exit code {proc.exitcode}; "
+                    "its error is printed above. When calling gcrl.bench from a script, guard the script's body with "
+                    "`if __name__ == '__main__':` (the measurement runs in a spawned process that imports it)."
+                )
     proc.join()
     return result
 
