@@ -152,3 +152,24 @@ def test_worker_processes_give_the_same_episodes_as_one_process(envs, oracle_res
         np.testing.assert_array_equal(task.successes, same.successes)
         for a, b in zip(task.trajectories, same.trajectories):
             np.testing.assert_array_equal(a, b)
+
+
+def test_a_failing_or_dead_worker_process_gives_a_clear_error(monkeypatch):
+    from gcrl.envs.group import ProcessEnvGroup, default_workers
+    from gcrl.errors import GcrlError
+
+    with pytest.raises(GcrlError, match="environments 0-0 failed:(.|\n)*no-such-env"):
+        ProcessEnvGroup("no-such-env-v0", 2, workers=2)  # the worker's own traceback comes back
+    group = ProcessEnvGroup(ENV, 2, workers=2)
+    try:
+        group.procs[1].kill()
+        group.procs[1].join()
+        with pytest.raises(GcrlError, match="environments 1-1 died .*GCRL_EVAL_WORKERS=1"):
+            group.reset(task_id=1, seed=0, count=2)
+    finally:
+        group.close()
+    monkeypatch.setenv("GCRL_EVAL_WORKERS", "1")
+    assert default_workers(100) == 1
+    monkeypatch.setenv("GCRL_EVAL_WORKERS", "two")
+    with pytest.raises(GcrlError, match="GCRL_EVAL_WORKERS must be"):
+        default_workers(100)

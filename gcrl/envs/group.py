@@ -11,8 +11,11 @@ from __future__ import annotations
 
 import multiprocessing as mp
 import os
+import traceback
 
 import numpy as np
+
+from gcrl.errors import GcrlError
 
 # One episode's step as the evaluation needs it: (index, observation, done, success, xy or None).
 Step = tuple[int, np.ndarray, bool, float, "np.ndarray | None"]
@@ -76,8 +79,21 @@ class LocalEnvGroup:
                 env.close()
 
 
+class WorkerFailure(str):
+    """What a worker sends instead of an answer when it fails: its traceback."""
+
+
 def _worker(conn, env_name: str, first: int, count: int) -> None:
-    """Owns environments first .. first + count - 1 and answers reset/step/close."""
+    """Owns environments first .. first + count - 1 and answers reset/step/close; an exception is
+    sent back to the parent, which raises it as a GcrlError."""
+    try:
+        _serve(conn, env_name, first, count)
+    except Exception:
+        conn.send(WorkerFailure(traceback.format_exc()))
+        conn.close()
+
+
+def _serve(conn, env_name: str, first: int, count: int) -> None:
     envs = make_envs(env_name, count)
     maze = is_maze(envs[0])
     conn.send(maze)
@@ -110,23 +126,54 @@ class ProcessEnvGroup:
             proc.start()
             self.conns.append(parent)
             self.procs.append(proc)
-        self.maze = all([conn.recv() for conn in self.conns])
+        try:
+            self.maze = all([self._receive(i) for i in range(len(self.conns))])
+        except GcrlError:
+            self.close()
+            raise
 
     def __len__(self) -> int:
         return self.count
 
     def reset(self, task_id: int, seed: int, count: int) -> list:
-        for conn in self.conns:
-            conn.send(("reset", (task_id, seed, count)))
-        return [item for conn in self.conns for item in conn.recv()]
+        for i in range(len(self.conns)):
+            self._send(i, ("reset", (task_id, seed, count)))
+        return [item for i in range(len(self.conns)) for item in self._receive(i)]
 
     def step(self, actions, running) -> list[Step]:
         busy = []
-        for conn, (first, last) in zip(self.conns, self.slices):
+        for i, (first, last) in enumerate(self.slices):
             if running[first:last].any():  # send to every worker first, so they step together
-                conn.send(("step", (np.asarray(actions[first:last]), running[first:last])))
-                busy.append(conn)
-        return [item for conn in busy for item in conn.recv()]
+                self._send(i, ("step", (np.asarray(actions[first:last]), running[first:last])))
+                busy.append(i)
+        return [item for i in busy for item in self._receive(i)]
+
+    def _send(self, i: int, message) -> None:
+        try:
+            self.conns[i].send(message)
+        except (EOFError, OSError):
+            raise self._died(i) from None
+
+    def _receive(self, i: int):
+        """Worker i's answer; its failure or death becomes one clear error."""
+        try:
+            answer = self.conns[i].recv()
+        except (EOFError, OSError):
+            raise self._died(i) from None
+        if isinstance(answer, WorkerFailure):
+            raise GcrlError(f"{self._name(i)} failed:\n{answer.rstrip()}")
+        return answer
+
+    def _name(self, i: int) -> str:
+        first, last = self.slices[i]
+        return f"The evaluation worker process for environments {first}-{last - 1}"
+
+    def _died(self, i: int) -> GcrlError:
+        self.procs[i].join(timeout=1)
+        return GcrlError(
+            f"{self._name(i)} died (exit code {self.procs[i].exitcode}), perhaps out of memory or killed. "
+            "To step the environments in this process instead, set GCRL_EVAL_WORKERS=1."
+        )
 
     def close(self) -> None:
         for conn in self.conns:
@@ -143,7 +190,12 @@ class ProcessEnvGroup:
 
 def default_workers(count: int) -> int:
     """Worker processes for `count` lockstep episodes: one per core, with at least 8 episodes each
-    (fewer would not repay the messages)."""
+    (fewer would not repay the messages); the environment variable GCRL_EVAL_WORKERS overrides it."""
+    chosen = os.environ.get("GCRL_EVAL_WORKERS")
+    if chosen is not None:
+        if not chosen.isdigit() or int(chosen) < 1:
+            raise GcrlError(f"GCRL_EVAL_WORKERS must be a whole number >= 1 (1: no worker processes), got '{chosen}'.")
+        return min(int(chosen), max(count, 1))
     return max(1, min(os.cpu_count() or 1, count // 8, 16))
 
 
