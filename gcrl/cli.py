@@ -168,7 +168,8 @@ def cmd_sweep(args) -> int:
 def cmd_report(args) -> int:
     from gcrl import report
 
-    report.report(args.paths, out=args.out, last=args.last)
+    report.report(args.paths, out=args.out, last=args.last, name=args.name, intro=args.intro, include=args.include or (),
+                  unfinished=args.unfinished, maze_agent=args.maze_agent)  # fmt: skip
     return 0
 
 
@@ -311,6 +312,11 @@ def build_parser() -> argparse.ArgumentParser:
     rp.add_argument("paths", nargs="+", metavar="RUN_OR_ROOT", help="run directories, or folders to search for them (e.g. a sweep's root)")
     rp.add_argument("--out", help="where report.md and the PNGs go (default: the first path given)")
     rp.add_argument("--last", type=int, default=3, help="score each run by the mean of its last N evaluations (default 3)")
+    rp.add_argument("--name", default="report.md", help="the page's file name in --out (default report.md; README.md for a results folder)")
+    rp.add_argument("--intro", metavar="FILE", help="a markdown file placed after the title (what was run, how to rerun it, how to read it)")
+    rp.add_argument("--include", metavar="FILE", action="append", help="a markdown file appended after the table as its own section (repeatable)")
+    rp.add_argument("--maze-agent", metavar="AGENT", help="whose maze picture to show per dataset (default: the best of each row)")
+    rp.add_argument("--unfinished", action="store_true", help="also report runs that have not trained all their updates")
     rp.set_defaults(func=cmd_report)
 
     dg = sub.add_parser(

@@ -7,8 +7,10 @@ dataset and agent label (the agent, plus a sweep variant's tag: SAW-beta0), and 
 from __future__ import annotations
 
 import csv
+import json
 import os
 import re
+import shutil
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
@@ -88,6 +90,14 @@ def label_for(run_dir: Path, agent: str) -> str:
     if re.fullmatch(r"seed\d+", run_dir.name) and run_dir.parent.name.startswith(f"{agent}-"):
         return f"{agent.upper()}-{run_dir.parent.name[len(agent) + 1:]}"
     return agent.upper()
+
+
+def is_finished(run_dir: Path) -> bool:
+    """Whether the run trained all its updates: summary.json says so (written when a run ends)."""
+    try:
+        return bool(json.loads((run_dir / "summary.json").read_text()).get("finished"))
+    except (OSError, ValueError, AttributeError):
+        return False
 
 
 def read_run(run_dir: Path, last: int) -> RunScores | None:
@@ -208,12 +218,14 @@ def curves(cells: dict[tuple[str, str], Cell], dataset: str) -> list[tuple[str, 
     return out
 
 
-def markdown(cells, runs, last: int, warnings: list[str], pictures: dict[str, str], out: Path) -> str:
+def markdown(cells, runs, last: int, warnings: list[str], pictures: dict[str, str], out: Path, intro: str = "",
+             mazes: dict[str, tuple[str, str]] | None = None, sections: list[str] = ()) -> str:  # fmt: skip
     labels, rows = table_rows(cells)
     starred = any((reference.key(d), label.upper()) in reference.EXPECTILE_09 for d, label in cells)
     lines = [
         "# Results",
         "",
+        *([intro.strip(), ""] if intro.strip() else []),
         "Success rate (%): ours as mean ± std over seeds, in parentheses the published number where there is one. "
         "**Bold**: the best of the row (ours).",
         "",
@@ -231,15 +243,44 @@ def markdown(cells, runs, last: int, warnings: list[str], pictures: dict[str, st
     for (dataset, label), cell in sorted(cells.items(), key=lambda kv: (_row_key(kv[0][0]), _column_key(kv[0][1]))):
         for r in cell.runs:
             lines.append(f"| {dataset} | {label} | {r.seed} | {r.updates:,} | {100 * r.score:.1f} | {os.path.relpath(r.run_dir, out)} |")
+    for section in sections:
+        lines += ["", section.strip()]
     if pictures:
         lines += ["", "## Learning curves", ""]
         for dataset, name in pictures.items():
             lines += [f"![{dataset}]({name})", ""]
+    if mazes:
+        lines += ["", "## Mazes", ""]
+        for dataset, (name, caption) in mazes.items():
+            lines += [f"**{dataset}**: {caption}", "", f"![{dataset}]({name})", ""]
     return "\n".join(lines).rstrip() + "\n"
 
 
-def report(paths, out=None, last: int = 3) -> Path:
-    """Write OUT/report.md and one learning-curve PNG per dataset, print the table; returns report.md's path."""
+def copy_mazes(cells: dict[tuple[str, str], Cell], out: Path, label: str | None = None) -> dict[str, tuple[str, str]]:
+    """Per dataset, the maze picture of one run's last evaluation, copied into `out`: the run of
+    `label` (default: the best of the row) with the lowest seed. Datasets without one are left out."""
+    mazes = {}
+    for dataset in sorted({d for d, _ in cells}, key=_row_key):
+        row = {lab: cell for (d, lab), cell in cells.items() if d == dataset}
+        chosen = label.upper() if label and label.upper() in row else max(row, key=lambda lab: row[lab].mean)
+        run = row[chosen].runs[0]
+        picture = run.run_dir / "eval" / f"maze_step_{run.updates:08d}.png"
+        if not picture.is_file():
+            continue
+        name = f"maze-{dataset}.png"
+        with atomic_path(out / name) as tmp:
+            shutil.copyfile(picture, tmp)
+        caption = (f"{chosen}, seed {run.seed}, at {run.updates:,} updates: the first episodes of each task "
+                   "(one colour per task; circles are starts, stars goals, dashed lines failed episodes).")  # fmt: skip
+        mazes[dataset] = (name, caption)
+    return mazes
+
+
+def report(paths, out=None, last: int = 3, name: str = REPORT, intro=None, include=(), unfinished: bool = False,
+           maze_agent: str | None = None) -> Path:  # fmt: skip
+    """Write OUT/NAME (report.md), one learning-curve PNG per dataset and a maze picture per dataset,
+    print the table; returns the page's path. `intro` and `include` are markdown files placed
+    after the title and after the table; unfinished runs are left out unless `unfinished`."""
     from rich.table import Table
 
     from gcrl.plots import plot_curves
@@ -249,6 +290,18 @@ def report(paths, out=None, last: int = 3) -> Path:
     run_dirs = find_runs(paths)
     if not run_dirs:
         raise GcrlError(f"No runs found in {', '.join(map(str, paths))}: a run directory holds config.json (made by gcrl train or gcrl sweep).")
+    texts = {}
+    for path in [p for p in (intro, *include) if p]:
+        try:
+            texts[path] = Path(path).read_text()
+        except OSError as err:
+            raise GcrlError(f"{path}: cannot be read ({err.strerror or err}); --intro and --include take markdown files.") from None
+    if not unfinished:
+        running = [d for d in run_dirs if not is_finished(d)]
+        if running:
+            warn(f"{len(running)} unfinished run(s) left out (training, interrupted or failed; no finished summary.json), "
+                 f"e.g. {running[0]}; pass --unfinished to include them.")  # fmt: skip
+        run_dirs = [d for d in run_dirs if d not in running]
     runs = [r for r in (read_run(d, last) for d in run_dirs) if r is not None]
     if not runs:
         raise GcrlError(f"None of the {len(run_dirs)} run(s) found has evaluations to report (eval.csv); evaluate them with gcrl evaluate, or train with --eval-episodes > 0.")
@@ -264,12 +317,14 @@ def report(paths, out=None, last: int = 3) -> Path:
     out = Path(out if out is not None else paths[0])
     pictures = {}
     for dataset in sorted({d for d, _ in cells}, key=_row_key):
-        name = f"curves-{dataset}.png"
-        plot_curves(f"{dataset}: success over training (mean ± std over seeds)", curves(cells, dataset), out / name)
-        pictures[dataset] = name
-    path = out / REPORT
+        picture = f"curves-{dataset}.png"
+        plot_curves(f"{dataset}: success over training (mean ± std over seeds)", curves(cells, dataset), out / picture)
+        pictures[dataset] = picture
+    mazes = copy_mazes(cells, out, maze_agent)
+    path = out / name
     with atomic_path(path) as tmp:
-        tmp.write_text(markdown(cells, runs, last, warnings, pictures, out))
+        page = markdown(cells, runs, last, warnings, pictures, out, texts.get(intro, ""), mazes, [texts[p] for p in include])
+        tmp.write_text(page)
 
     labels, rows = table_rows(cells, style="rich")
     table = Table(title="Success (%), mean ± std over seeds (published)")
@@ -280,5 +335,5 @@ def report(paths, out=None, last: int = 3) -> Path:
         table.add_row(*row)
     console.print(table)
     console.print(budget_text(runs, cells, last), highlight=False, markup=False)
-    console.print(f"Wrote {path} and {len(pictures)} learning-curve picture(s) in {out}", highlight=False, markup=False)
+    console.print(f"Wrote {path}, {len(pictures)} learning-curve and {len(mazes)} maze picture(s) in {out}", highlight=False, markup=False)
     return path

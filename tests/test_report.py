@@ -1,5 +1,7 @@
 """gcrl report: finding runs, last-K scores, mean/std over seeds, bold best, published numbers, curves."""
 
+import json
+
 import numpy as np
 import pytest
 
@@ -11,14 +13,17 @@ from gcrl.report import aggregate, cell_text, find_runs, read_run, report
 MEDIUM, LARGE = "pointmaze-medium-navigate-v0", "pointmaze-large-navigate-v0"
 
 
-def fake_run(run_dir, agent, dataset, seed, overall, steps=None, sets=None, episodes=50):
-    """A run directory as train.py leaves it: config.json and eval.csv (overall, task1..5 per step)."""
+def fake_run(run_dir, agent, dataset, seed, overall, steps=None, sets=None, episodes=50, finished=True):
+    """A run directory as train.py leaves it: config.json, eval.csv (overall, task1..5 per step) and,
+    once it has ended, summary.json."""
     train_cfg, agent_cfg = config.resolve(agent, dataset, "cpu", {"seed": seed, "steps": 500, "eval_episodes": episodes}, sets or {})
     run_dir.mkdir(parents=True)
     (run_dir / "config.json").write_text(config.to_json(train_cfg, agent_cfg))
     steps = steps or [100 * (i + 1) for i in range(len(overall))]
     lines = ["step,overall,task1,task2,task3,task4,task5"] + [f"{s},{o},{o},{o},{o},{o},{o}" for s, o in zip(steps, overall)]
     (run_dir / "eval.csv").write_text("\n".join(lines) + "\n")
+    if finished is not None:
+        (run_dir / "summary.json").write_text(json.dumps({"finished": finished, "step": steps[-1]}))
     return run_dir
 
 
@@ -107,3 +112,32 @@ def test_clear_errors_and_the_command_line(tmp_path, sweep_root, capsys):
     out = capsys.readouterr().out
     assert "SAW-beta0" in out and "(97 ± 2)" in out and "Traceback" not in out
     assert (tmp_path / "out" / "report.md").exists()
+
+
+def test_unfinished_runs_are_left_out_unless_asked_for(tmp_path, capsys):
+    fake_run(tmp_path / "runs" / "done", "gcivl", MEDIUM, 0, [0.5, 0.5, 0.5])
+    fake_run(tmp_path / "runs" / "training", "gcivl", MEDIUM, 1, [0.1], finished=None)  # no summary.json yet
+    fake_run(tmp_path / "runs" / "interrupted", "gcivl", MEDIUM, 2, [0.1, 0.2], finished=False)
+    report([tmp_path / "runs"], out=tmp_path / "a")
+    assert "2 unfinished run(s) left out" in capsys.readouterr().err
+    assert "| GCIVL | 0 | 500 |" not in (tmp_path / "a" / "report.md").read_text()
+    assert "50.0 ± 0.0 [n=1]" in (tmp_path / "a" / "report.md").read_text() or "**50.0 ± 0.0**" in (tmp_path / "a" / "report.md").read_text()
+    report([tmp_path / "runs"], out=tmp_path / "b", unfinished=True)
+    assert len([line for line in (tmp_path / "b" / "report.md").read_text().splitlines() if line.startswith(f"| {MEDIUM} | GCIVL |")]) == 3
+
+
+def test_a_results_page_with_intro_sections_and_a_maze_picture_per_dataset(tmp_path, sweep_root):
+    for seed in range(3):  # the final maze pictures train.py leaves: stand-ins, copied byte for byte
+        (sweep_root / MEDIUM / "hiql" / f"seed{seed}" / "eval").mkdir()
+        (sweep_root / MEDIUM / "hiql" / f"seed{seed}" / "eval" / "maze_step_00000400.png").write_bytes(b"hiql%d" % seed)
+    (tmp_path / "intro.md").write_text("Rerun: `make results`.\n")
+    (tmp_path / "extra.md").write_text("## Flat against hierarchical\n\n| a | b |\n")
+    assert main(["report", str(sweep_root), "--out", str(tmp_path / "page"), "--name", "README.md", "--intro", str(tmp_path / "intro.md"),
+                 "--include", str(tmp_path / "extra.md")]) == 0  # fmt: skip
+    page = (tmp_path / "page" / "README.md").read_text()
+    assert page.index("Rerun: `make results`.") < page.index("| dataset |") < page.index("## Flat against hierarchical")
+    # HIQL is medium's best (70 against SAW's 63.3); large has no pictures, so no maze for it
+    assert (tmp_path / "page" / f"maze-{MEDIUM}.png").read_bytes() == b"hiql0"
+    assert f"![{MEDIUM}](maze-{MEDIUM}.png)" in page and f"maze-{LARGE}.png" not in page
+    assert "HIQL, seed 0, at 400 updates" in page
+    assert main(["report", str(sweep_root), "--out", str(tmp_path / "x"), "--include", str(tmp_path / "nope.md")]) == 2
