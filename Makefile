@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 
-.PHONY: run test bench clean
+.PHONY: run test results clean
 
 $(INSTALLED): pyproject.toml
 	@test -n "$(PYTHON)" || (echo "error: Python 3.10+ not found; install python3.11" && exit 1)
@@ -20,6 +20,15 @@ run: $(INSTALLED)
 
 test: $(INSTALLED)
 	$(BIN)/python -m pytest -q
+
+# The results page, results/README.md: the grids of results/*.toml (finished runs are skipped,
+# interrupted ones resume), the flat-vs-hierarchical evaluations, then the page. About 4 hours on 2 cores.
+results: $(INSTALLED)
+	$(BIN)/gcrl sweep results/sweep.toml
+	$(BIN)/gcrl sweep results/hierarchy.toml
+	$(BIN)/python benchmarks/flat_vs_hierarchical.py results/runs --out results
+	$(BIN)/gcrl report results/runs --out results --name README.md --intro results/intro.md \
+		--include results/flat_vs_hierarchical.md --maze-agent saw
 
 clean:
 	rm -rf $(VENV) .pytest_cache build *.egg-info
