@@ -135,7 +135,7 @@ def _evaluate_hierarchical(args, run) -> int:
     except ValueError:
         raise GcrlError(f"--subgoal-dims expects comma-separated integers like 0,1, got '{args.subgoal_dims}'.") from None
     _, _, json_path = evaluate_hierarchical(run, args.episodes, args.seed, args.temperature, args.high, args.replan, args.subgoal_timeout, dims,
-                                            args.reach_test, progress=not args.quiet)  # fmt: skip
+                                            args.reach_test, progress=not args.quiet, dataset_dir=args.dataset_dir, candidates=args.decode_candidates)  # fmt: skip
     console.print(f"Results in {json_path}")
     return 0
 
@@ -268,6 +268,9 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--subgoal-timeout", type=int, default=50, metavar="N", help="with reached:*, replan after N steps on one subgoal even if it was not reached (default 50)")
     ev.add_argument("--subgoal-dims", metavar="I,J,...", help="observation dims a state test compares (default: 0,1 = xy in mazes, all dims otherwise)")
     ev.add_argument("--reach-test", metavar="state:D|value:V", help="how reaching is measured under always/every:N (default: state:1.0 for observation subgoals, value:-k/2 for HIQL's)")
+    ev.add_argument("--decode-candidates", type=int, metavar="N",
+                    help="a HIQL high level over another run's low level: its z is decoded to the nearest of N dataset states (default 1024)")
+    _add_dataset_dir(ev)
     ev.add_argument("--quiet", action="store_true", help="no progress bars")
     ev.set_defaults(func=cmd_evaluate)
 

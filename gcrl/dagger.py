@@ -134,7 +134,7 @@ def dagger(run_dir, cfg: DaggerConfig = DaggerConfig(), low=None, out=None, data
 
 def _dagger(high_run: Run, low_run: Run, cfg: DaggerConfig, env_name: str, envs, out, dataset_dir, progress: bool) -> dict:
     out = Path(out) if out is not None else high_run.path / "dagger"
-    policies = [compose(low_run, high_run, cfg.replan, cfg.timeout, seed=cfg.seed, env_name=env_name, oracle_env_=envs[0], correct_threshold=t)
+    policies = [compose(low_run, high_run, cfg.replan, cfg.timeout, seed=cfg.seed, env_name=env_name, oracle_env_=envs[0], correct_threshold=t, dataset_dir=dataset_dir)
                 for t in (None, cfg.threshold)]  # fmt: skip
     clean, correcting = policies
     if clean.compare is None:

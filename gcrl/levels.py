@@ -5,6 +5,8 @@ HierarchicalPolicy (gcrl/hierarchy.py).
   w)), from a DAgger output folder (that run with its fine-tuned high level), or is 'oracle': the
   maze's next cell on a shortest path to the goal, as OGBench's oracle (pointmaze only: there the
   observation is the xy position, so the oracle's subgoal is an observation).
+- HIQL's z paired with another run's low level is decoded into an observation: the dataset state w
+  whose phi(s, w) lies nearest to z, among a fixed sample of the high level's dataset.
 - A low level comes from a run: its 'reach' part (hbc and hiql's low level, SAW's subpolicy: a
   subgoal observation; hiql also takes its own z), or, for agents without one, the flat policy
   aimed at the subgoal as its goal.
@@ -33,6 +35,7 @@ from gcrl.hierarchy import (
 )
 
 DAGGER_FILE, HIGH_PARAMS_FILE = "dagger.json", "high_actor.msgpack"
+DECODE_CANDIDATES = 1024  # dataset states a HIQL z is decoded among (for pointmaze-giant: ~10 per free cell)
 DEFAULT_STATE_THRESHOLD = 1.0  # OGBench's goal tolerance in pointmaze: what "reached" means when only measured
 
 
@@ -89,6 +92,60 @@ class LearnedHigh:
     def propose(self, observations, goals):
         subgoals, self._key = self._fn(self.params, observations, goals, self._key, self.temperature)
         return np.asarray(subgoals)
+
+
+class DecodedHigh:
+    """A representation-space high level (HIQL's z = phi(s, w)) for a low level that reads subgoal
+    observations: each proposal z becomes the candidate state c whose phi(s, c) is nearest to z
+    (squared distance), the candidates a fixed uniform sample of the high level's dataset states."""
+
+    space = OBSERVATION
+
+    def __init__(self, high: LearnedHigh, candidates: np.ndarray):
+        import jax.numpy as jnp
+
+        self.high, self.candidates = high, jnp.asarray(candidates, jnp.float32)
+        self.name = f"{high.name} decoded to the nearest of {len(candidates):,} dataset states"
+        phi = high.run.agent.parts["phi"]
+
+        def nearest(params, observations, z, candidates):
+            count, pool = observations.shape[0], candidates.shape[0]
+            pairs_s = jnp.repeat(observations, pool, axis=0)  # [count * pool, D]: each state with every candidate
+            pairs_c = jnp.tile(candidates, (count, 1))
+            reps = phi(params, pairs_s, pairs_c).reshape(count, pool, -1)
+            return candidates[jnp.argmin(jnp.sum((reps - z[:, None]) ** 2, axis=-1), axis=1)]
+
+        self._nearest = jax.jit(nearest)
+
+    @property
+    def run(self) -> Run:
+        return self.high.run
+
+    @run.setter
+    def run(self, run: Run) -> None:  # DAgger swaps in fine-tuned parameters
+        self.high.run = run
+
+    @property
+    def params(self):
+        return self.high.params
+
+    def propose(self, observations, goals):
+        z = self.high.propose(observations, goals)
+        return np.asarray(self._nearest(self.params, np.asarray(observations, np.float32), z, self.candidates))
+
+
+def decode_candidates(run: Run, count: int, dataset_dir=None, seed: int = 0) -> np.ndarray:
+    """`count` states drawn uniformly (fixed seed) from the run's training dataset."""
+    from gcrl.data import load as data_load
+
+    if count < 1:
+        raise GcrlError(f"--decode-candidates must be at least 1, got {count}.")
+    if len(run.spec.observation_shape) != 1:
+        raise GcrlError(f"decoding HIQL's z into an observation searches dataset states, which is for vector observations; "
+                        f"{run.path} has observations of shape {tuple(run.spec.observation_shape)}.")  # fmt: skip
+    observations = np.asarray(data_load.load(run.train_cfg.dataset, dataset_dir, split="train").observations)
+    picked = np.random.default_rng(seed).choice(len(observations), size=min(count, len(observations)), replace=False)
+    return observations[np.sort(picked)]
 
 
 class LearnedLow:
@@ -187,13 +244,15 @@ def default_dims(env_name: str | None, observation_shape) -> list[int] | None:
 
 def compose(low_run, high: str | None = None, replan: str | None = None, timeout: int = 50, dims=None, reach_test: str | None = None,
             temperature: float = 0.0, seed: int = 0, env_name: str | None = None, oracle_env_=None, correct_threshold: float | None = None,
-            compare: bool = True) -> HierarchicalPolicy:  # fmt: skip
+            compare: bool = True, dataset_dir=None, candidates: int = DECODE_CANDIDATES) -> HierarchicalPolicy:  # fmt: skip
     """The hierarchical policy of a low-level run (a path or a Run) and a high level: None (the
     run's own), 'oracle', or a run / DAgger folder (a path or a Run). `replan` is a rule string
     (default 'always', as HIQL and HBC act); `reach_test` ('state:D' or 'value:V') measures
     reaching under 'always' and 'every' (default: state within 1.0 on dims for observation
     subgoals, value >= -k/2 for HIQL's). In pointmaze (unless compare=False) each proposal is
-    compared with the oracle's subgoal; `oracle_env_` lends the oracle an environment."""
+    compared with the oracle's subgoal; `oracle_env_` lends the oracle an environment. A HIQL high
+    level over another run's low level is decoded among `candidates` states of its dataset (found
+    in `dataset_dir`)."""
     rule = parse_rule(replan or "always", timeout)
     low_run = low_run if isinstance(low_run, Run) else load(low_run)
     if env_name is None:
@@ -214,9 +273,8 @@ def compose(low_run, high: str | None = None, replan: str | None = None, timeout
         high_run = None
     if high_run is not None:
         high_level = LearnedHigh(high_run, temperature, seed)
-        if high_level.space == REPRESENTATION and high_run.path != low_run.path:
-            raise GcrlError(f"{high_level.name} proposes HIQL representations z = phi(s, w), which only its own run's low level reads; "
-                            "pair another low level with an observation-space high level (hbc, oracle).")  # fmt: skip
+        if high_level.space == REPRESENTATION and high_run.path != low_run.path:  # only its own low level reads z
+            high_level = DecodedHigh(high_level, decode_candidates(high_run, candidates, dataset_dir, seed))
     space = high_level.space if high_run is not None else OBSERVATION
     low = LearnedLow(low_run, temperature, seed)
     if space not in low.spaces:
