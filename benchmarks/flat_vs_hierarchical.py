@@ -19,28 +19,36 @@ import numpy as np
 from gcrl.console import console
 from gcrl.hier_eval import evaluate_hierarchical, variant_tag
 
-# (column, agent, replanning rule or None for the run's own flat/default execution)
+# (column, agent of the run, replanning rule or None for the run's own flat execution, agent whose
+# run of the same seed gives the high level or None for the run's own)
 COLUMNS = [
-    ("SAW (flat)", "saw", None),
-    ("HIQL, always", "hiql", "always"),
-    ("HIQL, every:25", "hiql", "every:25"),
-    ("HIQL, reached:value:-12", "hiql", "reached:value:-12"),
-    ("HBC, always", "hbc", "always"),
-    ("HBC, every:25", "hbc", "every:25"),
-    ("HBC, reached:state:1", "hbc", "reached:state:1"),
+    ("SAW (flat)", "saw", None, None),
+    ("HIQL, always", "hiql", "always", None),
+    ("HIQL, every:25", "hiql", "every:25", None),
+    ("HIQL, reached:value:-12", "hiql", "reached:value:-12", None),
+    ("HBC, always", "hbc", "always", None),
+    ("HBC, every:25", "hbc", "every:25", None),
+    ("HBC, reached:state:1", "hbc", "reached:state:1", None),
+    ("HIQL's high level over SAW's subpolicy, every:25", "saw", "every:25", "hiql"),
 ]
 
 
-def final_success(run: Path, rule: str | None, episodes: int) -> float:
+def final_success(run: Path, rule: str | None, episodes: int, high: Path | None = None) -> float | None:
     summary = json.loads((run / "summary.json").read_text())
     if rule is None:  # the flat policy: its own final evaluation
         return summary["eval"]["overall"]
+    if high is not None and not finished(high):
+        return None
     step = summary["step"]
-    path = run / "eval" / f"step_{step:08d}-{variant_tag(None, rule)}.json"
+    path = run / "eval" / f"step_{step:08d}-{variant_tag(None if high is None else str(high), rule)}.json"
     if path.exists() and json.loads(path.read_text())["episodes"] == 5 * episodes:
         return json.loads(path.read_text())["overall"]
-    result, _, _ = evaluate_hierarchical(run, episodes=episodes, replan=rule, progress=False)
+    result, _, _ = evaluate_hierarchical(run, episodes=episodes, replan=rule, high=None if high is None else str(high), progress=False)
     return result.overall
+
+
+def finished(run: Path) -> bool:
+    return (run / "summary.json").exists() and bool(json.loads((run / "summary.json").read_text()).get("finished"))
 
 
 def main() -> None:
@@ -53,12 +61,12 @@ def main() -> None:
 
     table: dict = {}
     for dataset in args.datasets.split(","):
-        for column, agent, rule in COLUMNS:
-            runs = sorted(p for p in (Path(args.root) / dataset / agent).glob("seed*") if (p / "summary.json").exists())
-            runs = [r for r in runs if json.loads((r / "summary.json").read_text()).get("finished")]
-            scores = [100 * final_success(r, rule, args.episodes) for r in runs]
-            table.setdefault(dataset, {})[column] = scores
-    lines = ["| dataset | " + " | ".join(c for c, _, _ in COLUMNS) + " |", "| --- |" + " --- |" * len(COLUMNS)]
+        for column, agent, rule, high_agent in COLUMNS:
+            runs = sorted(r for r in (Path(args.root) / dataset / agent).glob("seed*") if finished(r))
+            highs = [None if high_agent is None else Path(args.root) / dataset / high_agent / r.name for r in runs]
+            scores = [final_success(r, rule, args.episodes, h) for r, h in zip(runs, highs)]
+            table.setdefault(dataset, {})[column] = [100 * s for s in scores if s is not None]
+    lines = ["| dataset | " + " | ".join(c for c, *_ in COLUMNS) + " |", "| --- |" + " --- |" * len(COLUMNS)]
     for dataset, row in table.items():
         cells = [f"{np.mean(s):.1f} ± {np.std(s):.1f} (n={len(s)})" if s else "-" for s in row.values()]
         lines.append(f"| {dataset} | " + " | ".join(cells) + " |")
@@ -71,7 +79,9 @@ def main() -> None:
         f"({args.episodes} per task) for every column. SAW (flat) is the run's own final evaluation; HIQL and "
         "HBC run their high level over their low level, replanning every step (`always`), every 25 steps, or "
         "when the subgoal is reached (HIQL: the value V(s, subgoal) at least -12, about 13 steps away at discount 0.99; HBC: "
-        "within 1 unit of the subgoal's position), with a timeout of 50 steps.",
+        "within 1 unit of the subgoal's position), with a timeout of 50 steps. The last column runs the HIQL run's "
+        "high level over the SAW run of the same seed: each z = phi(s, w) is decoded to the nearest of 1,024 dataset "
+        "states in phi-space, which SAW's subpolicy takes as its subgoal.",
         "",
         table_text,
         "",

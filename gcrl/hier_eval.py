@@ -19,6 +19,8 @@ def variant_tag(high: str | None, replan: str | None) -> str:
     if high is None and replan is None:
         return ""
     name = "self" if high is None else ("oracle" if high == "oracle" else Path(high).name)
+    if re.fullmatch(r"seed\d+", name):  # a sweep's ROOT/DATASET/AGENT/seedS: name the agent too
+        name = f"{Path(high).parent.name}-{name}"
     return re.sub(r"[^A-Za-z0-9._-]+", "-", f"high-{name}_{replan or 'always'}").strip("-")
 
 
