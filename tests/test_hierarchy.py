@@ -228,3 +228,13 @@ def test_hierarchy_table_and_picture(oracle_run, tmp_path):
     assert "task 4" in text and "overall" in text and "steps/sg" in text and "(xy)" in text
     path = plot_maze(result, tmp_path / "maze.png", env=envs[0], subgoals=plot_subgoals(result))
     assert path.read_bytes()[:4] == b"\x89PNG"
+
+
+def test_evaluation_file_tags_name_the_high_level_and_the_rule():
+    from gcrl.hier_eval import variant_tag
+
+    assert variant_tag(None, None) == ""  # the run's own hierarchy, its own rule: the plain file name
+    assert variant_tag(None, "reached:value:-12") == "high-self_reached-value--12"
+    assert variant_tag("oracle", "every:25") == "high-oracle_every-25"
+    assert variant_tag("runs/maze/hbc-seed0-20261121", None) == "high-hbc-seed0-20261121_always"
+    assert variant_tag("results/runs/maze/hiql/seed2", "every:25") == "high-hiql-seed2_every-25"  # a sweep's seedS folder
