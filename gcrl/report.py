@@ -123,14 +123,15 @@ def read_run(run_dir: Path, last: int) -> RunScores | None:
                      float(success[-last:].mean()), train_cfg, agent_cfg)  # fmt: skip
 
 
-def aggregate(runs: list[RunScores]) -> dict[tuple[str, str], Cell]:
-    """(dataset, label) -> mean and std over seeds of the runs' scores, in percent."""
+def aggregate(runs: list[RunScores], final: bool = False) -> dict[tuple[str, str], Cell]:
+    """(dataset, label) -> mean and std over seeds of the runs' scores (or, with `final`, of their
+    last evaluation), in percent."""
     groups: dict[tuple[str, str], list[RunScores]] = {}
     for run in runs:
         groups.setdefault((run.dataset, run.label), []).append(run)
     cells = {}
     for key, members in groups.items():
-        scores = 100 * np.array([r.score for r in members])
+        scores = 100 * np.array([r.success[-1] if final else r.score for r in members])
         cells[key] = Cell(float(scores.mean()), float(scores.std()), sorted(members, key=lambda r: r.seed))
     return cells
 
@@ -239,10 +240,15 @@ def markdown(cells, runs, last: int, warnings: list[str], pictures: dict[str, st
     ]
     if warnings:
         lines += ["", "Warnings:", "", *(f"- {w}" for w in warnings)]
-    lines += ["", "## Runs", "", f"| dataset | agent | seed | updates | last {last} evaluations (%) | run |", "| --- | --- | --- | --- | --- | --- |"]
+    if last > 1:  # where curves still rise at the end of a short budget, the last evaluation alone tells more
+        final_labels, final_rows = table_rows(aggregate(runs, final=True))
+        lines += ["", "At the last evaluation only:", "", "| dataset | " + " | ".join(final_labels) + " |", "| --- |" + " --- |" * len(final_labels),
+                  *("| " + " | ".join(row) + " |" for row in final_rows)]  # fmt: skip
+    lines += ["", "## Runs", "", f"| dataset | agent | seed | updates | mean of the last {last} evaluations (%) | last evaluation (%) | run |",
+              "| --- | --- | --- | --- | --- | --- | --- |"]  # fmt: skip
     for (dataset, label), cell in sorted(cells.items(), key=lambda kv: (_row_key(kv[0][0]), _column_key(kv[0][1]))):
         for r in cell.runs:
-            lines.append(f"| {dataset} | {label} | {r.seed} | {r.updates:,} | {100 * r.score:.1f} | {os.path.relpath(r.run_dir, out)} |")
+            lines.append(f"| {dataset} | {label} | {r.seed} | {r.updates:,} | {100 * r.score:.1f} | {100 * r.success[-1]:.1f} | {os.path.relpath(r.run_dir, out)} |")
     for section in sections:
         lines += ["", section.strip()]
     if pictures:

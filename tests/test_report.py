@@ -71,7 +71,9 @@ def test_cells_show_ours_bold_on_the_best_and_the_published_number(sweep_root):
     assert f"{MEDIUM}: its runs differ in update count (400, 500)" in text
     assert (sweep_root / f"curves-{MEDIUM}.png").stat().st_size > 0 and (sweep_root / f"curves-{LARGE}.png").exists()
     assert f"![{MEDIUM}](curves-{MEDIUM}.png)" in text and "expectile" not in text
-    assert f"| {MEDIUM} | SAW | 2 | 500 | 50.0 | {MEDIUM}/saw/seed2 |" in text
+    assert f"| {MEDIUM} | SAW | 2 | 500 | 50.0 | 50.0 | {MEDIUM}/saw/seed2 |" in text
+    final = text[text.index("At the last evaluation only:"):]  # the same table on each run's last evaluation alone
+    assert f"| {MEDIUM} | **76.7 ± 12.5** (79 ± 5) | 63.3 ± 12.5 (97 ± 2) | 40.0 ± 0.0 [n=1] |" in final
 
 
 def test_published_numbers_match_reference_md_and_ties_are_all_bold():
