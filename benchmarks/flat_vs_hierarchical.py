@@ -18,6 +18,7 @@ import numpy as np
 
 from gcrl.console import console
 from gcrl.hier_eval import evaluate_hierarchical, variant_tag
+from gcrl.report import is_finished as finished
 
 # (column, agent of the run, replanning rule or None for the run's own flat execution, agent whose
 # run of the same seed gives the high level or None for the run's own)
@@ -46,9 +47,6 @@ def final_success(run: Path, rule: str | None, episodes: int, high: Path | None 
     result, _, _ = evaluate_hierarchical(run, episodes=episodes, replan=rule, high=None if high is None else str(high), progress=False)
     return result.overall
 
-
-def finished(run: Path) -> bool:
-    return (run / "summary.json").exists() and bool(json.loads((run / "summary.json").read_text()).get("finished"))
 
 
 def main() -> None:

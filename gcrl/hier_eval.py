@@ -11,7 +11,7 @@ from gcrl.console import console
 from gcrl.data.files import atomic_path
 from gcrl.evaluate import evaluate, success_table
 from gcrl.hierarchy import hierarchy_table, plot_subgoals
-from gcrl.levels import DECODE_CANDIDATES, Run, compose, load
+from gcrl.levels import Run, compose, load
 
 
 def variant_tag(high: str | None, replan: str | None) -> str:
@@ -30,8 +30,7 @@ def evaluate_hierarchical(run_dir, episodes: int = 50, seed: int = 0, temperatur
     """Evaluate RUN_DIR's (a path or a levels.Run) low level under a high level and a replanning rule; results go to
     RUN_DIR/eval/step_S[-TAG].json and maze_step_S[-TAG].png. Returns (result, policy, json path)."""
     run = run_dir if isinstance(run_dir, Run) else load(run_dir)
-    policy = compose(run, high, replan, timeout, dims, reach_test, temperature, seed, dataset_dir=dataset_dir,
-                     candidates=DECODE_CANDIDATES if candidates is None else candidates)
+    policy = compose(run, high, replan, timeout, dims, reach_test, temperature, seed, dataset_dir=dataset_dir, candidates=candidates)
     info = policy.describe()
     measured = f", reaching measured by {info['reach_test']}" if info["reach_test"] else ""
     console.print(f"[bold]hierarchical[/]: {info['high']} -> {info['low']}, {info['space']} subgoals, replan {info['replan']}{measured}")

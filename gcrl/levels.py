@@ -244,15 +244,15 @@ def default_dims(env_name: str | None, observation_shape) -> list[int] | None:
 
 def compose(low_run, high: str | None = None, replan: str | None = None, timeout: int = 50, dims=None, reach_test: str | None = None,
             temperature: float = 0.0, seed: int = 0, env_name: str | None = None, oracle_env_=None, correct_threshold: float | None = None,
-            compare: bool = True, dataset_dir=None, candidates: int = DECODE_CANDIDATES) -> HierarchicalPolicy:  # fmt: skip
+            compare: bool = True, dataset_dir=None, candidates: int | None = None) -> HierarchicalPolicy:  # fmt: skip
     """The hierarchical policy of a low-level run (a path or a Run) and a high level: None (the
     run's own), 'oracle', or a run / DAgger folder (a path or a Run). `replan` is a rule string
     (default 'always', as HIQL and HBC act); `reach_test` ('state:D' or 'value:V') measures
     reaching under 'always' and 'every' (default: state within 1.0 on dims for observation
     subgoals, value >= -k/2 for HIQL's). In pointmaze (unless compare=False) each proposal is
     compared with the oracle's subgoal; `oracle_env_` lends the oracle an environment. A HIQL high
-    level over another run's low level is decoded among `candidates` states of its dataset (found
-    in `dataset_dir`)."""
+    level over another run's low level is decoded among `candidates` (default DECODE_CANDIDATES)
+    states of its dataset (found in `dataset_dir`)."""
     rule = parse_rule(replan or "always", timeout)
     low_run = low_run if isinstance(low_run, Run) else load(low_run)
     if env_name is None:
@@ -274,7 +274,7 @@ def compose(low_run, high: str | None = None, replan: str | None = None, timeout
     if high_run is not None:
         high_level = LearnedHigh(high_run, temperature, seed)
         if high_level.space == REPRESENTATION and high_run.path != low_run.path:  # only its own low level reads z
-            high_level = DecodedHigh(high_level, decode_candidates(high_run, candidates, dataset_dir, seed))
+            high_level = DecodedHigh(high_level, decode_candidates(high_run, DECODE_CANDIDATES if candidates is None else candidates, dataset_dir, seed))
     space = high_level.space if high_run is not None else OBSERVATION
     low = LearnedLow(low_run, temperature, seed)
     if space not in low.spaces:

@@ -179,7 +179,7 @@ class ProcessEnvGroup:
         for conn in self.conns:
             try:
                 conn.send(("close", None))
-            except (BrokenPipeError, OSError):
+            except OSError:  # already gone
                 pass
         for proc in self.procs:
             proc.join(timeout=5)
