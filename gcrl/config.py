@@ -44,7 +44,7 @@ def dataset_settings(agent: str, dataset: str) -> dict[str, Any]:
     long_horizon = "giant" in name or name.startswith("humanoidmaze")
     if agent in ("gcivl", "hiql", "saw") and long_horizon:
         out["discount"] = 0.995
-    if agent in ("hiql", "saw", "hbc"):  # hbc takes subgoal_steps (and ignores expectile)
+    if agent in ("hiql", "saw"):  # hbc keeps its own short k (gcrl/agents/hbc.py says why)
         if name.startswith("humanoidmaze"):
             out["subgoal_steps"] = 100
         elif any(name.startswith(p) for p in ("cube", "scene", "puzzle")):

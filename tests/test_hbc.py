@@ -83,7 +83,9 @@ def test_discrete_actions():
 def test_pixels_are_refused_clearly_and_settings_resolve():
     with pytest.raises(GcrlError, match="state tasks"):
         hbc.make(hbc.Config(), DataSpec((64, 64, 3), True, 2, False))
-    _, cfg = config.resolve("hbc", "cube-single-play-v0", "cpu")
-    assert cfg.subgoal_steps == 10 and cfg.hidden == (256, 256)
-    _, cfg = config.resolve("hbc", "pointmaze-medium-navigate-v0", "cpu", sets={"high_relative": "false"})
+    # HBC keeps its short k everywhere (HIQL's per-dataset k is for advantage-weighted low levels).
+    for dataset in ("cube-single-play-v0", "humanoidmaze-medium-navigate-v0"):
+        _, cfg = config.resolve("hbc", dataset, "cpu")
+        assert cfg.subgoal_steps == 5 and cfg.hidden == (256, 256)
+    _, cfg = config.resolve("hbc", "pointmaze-medium-navigate-v0", "cpu", sets={"high_relative": "false", "subgoal_steps": "25"})
     assert cfg.subgoal_steps == 25 and cfg.high_relative is False
