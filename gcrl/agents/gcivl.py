@@ -68,5 +68,6 @@ def make(config: Config, spec: DataSpec) -> Agent:
         act=flat_act(policy, spec.discrete),
         sampler=actor_goal_sampler(config),
         target_keys=value.target_keys,
+        parts={"value": value.mean},  # V(s, g), for diagnostics (benchmarks/value_vs_maze_distance.py)
     )
 

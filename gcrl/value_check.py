@@ -1,0 +1,57 @@
+"""Does a value function know its maze? For every goal cell g and every other free cell s, step to
+the neighbour n of s with the highest V(n, g), cell centres as observations; the step is right
+when n lies on a shortest path to g. A value-weighted policy or a value-guided high level needs
+exactly this ordering, so the share of right steps by distance to the goal says up to how far the
+value can guide (benchmarks/value_vs_maze_distance.py prints it per run)."""
+
+from __future__ import annotations
+
+import jax
+import numpy as np
+
+from gcrl.envs.maze import MazeOracle, free_cells
+
+_NEIGHBOURS = ((-1, 0), (0, -1), (1, 0), (0, 1))
+
+
+def greedy_steps(maze, value, params) -> np.ndarray:
+    """One row per pair of free cells s != g: (shortest-path distance from s to g in cells, 1 if
+    the neighbour with the highest V(neighbour, g) is on a shortest path else 0, the share of s's
+    neighbours that are: a random step's chance). `maze` is an unwrapped OGBench maze (maze_map,
+    ij_to_xy); `value(params, observations, goals)` returns V per row."""
+    oracle = MazeOracle(maze)
+    cells = free_cells(oracle.maze_map)
+    free = set(cells)
+    centre = {c: np.asarray(maze.ij_to_xy(c), np.float32) for c in cells}
+    pairs, observations, goals = [], [], []  # pairs: (s, g, first row in the batch, neighbours)
+    for g in cells:
+        for s in cells:
+            neighbours = [(s[0] + di, s[1] + dj) for di, dj in _NEIGHBOURS if (s[0] + di, s[1] + dj) in free]
+            if s == g or not neighbours:
+                continue
+            pairs.append((s, g, len(observations), neighbours))
+            observations += [centre[n] for n in neighbours]
+            goals += [centre[g]] * len(neighbours)
+    values = np.asarray(jax.jit(value)(params, np.stack(observations), np.stack(goals)))
+    rows = np.empty((len(pairs), 3))
+    for row, (s, g, start, neighbours) in enumerate(pairs):
+        dist = oracle.distances_to(g)
+        right = np.array([dist[n] == dist[s] - 1 for n in neighbours])
+        rows[row] = dist[s], right[int(np.argmax(values[start : start + len(neighbours)]))], right.mean()
+    return rows
+
+
+def by_distance(rows: np.ndarray, edges) -> list[tuple[int, int, float, float] | None]:
+    """(low, high, share right, chance) per distance bin [edges[i], edges[i + 1]) (the last bin is
+    open), None for an empty bin."""
+    out = []
+    for low, high in zip(edges, [*edges[1:], 10**9]):
+        pick = (rows[:, 0] >= low) & (rows[:, 0] < high)
+        out.append((low, high, rows[pick, 1].mean(), rows[pick, 2].mean()) if pick.any() else None)
+    return out
+
+
+def task_distances(maze) -> list[int]:
+    """Shortest-path distance in cells from start to goal of each of the maze's evaluation tasks."""
+    oracle = MazeOracle(maze)
+    return [int(oracle.distances_to(tuple(task["goal_ij"]))[tuple(task["init_ij"])]) for task in maze.task_infos]

@@ -1,0 +1,66 @@
+"""gcrl.value_check on a hand-built maze: an exact value steps right everywhere, its negation
+wrong wherever a wrong neighbour exists, and the chance column counts neighbours."""
+
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from gcrl.envs.maze import bfs_distances, free_cells
+from gcrl.value_check import by_distance, greedy_steps, task_distances
+
+# 0 free, 1 wall: a corridor with a dead-end branch at (1, 2).
+MAZE = np.array([
+    [1, 1, 1, 1, 1, 1],
+    [1, 0, 0, 0, 0, 1],
+    [1, 1, 0, 1, 0, 1],
+    [1, 1, 1, 1, 0, 1],
+    [1, 1, 1, 1, 1, 1],
+])  # fmt: skip
+
+
+class Maze:
+    maze_map = MAZE
+    task_infos = [{"init_ij": (1, 1), "goal_ij": (3, 4)}, {"init_ij": (2, 2), "goal_ij": (1, 1)}]
+
+    @staticmethod
+    def ij_to_xy(ij):
+        return (2.0 * ij[1], 2.0 * ij[0])  # any one-to-one map does
+
+
+def distance_value(sign: float):
+    """V(s, g) = sign * -(cells from s to g), looked up from cell-centre observations."""
+    table = np.zeros(MAZE.shape * 2)
+    for g in free_cells(MAZE):
+        table[:, :, g[0], g[1]] = bfs_distances(MAZE, g)
+
+    def value(params, observations, goals):
+        s, g = jnp.round(observations / 2).astype(int), jnp.round(goals / 2).astype(int)
+        return -sign * params[s[:, 1], s[:, 0], g[:, 1], g[:, 0]]
+
+    return value, jnp.asarray(table)
+
+
+def test_exact_value_steps_right_and_its_negation_wrong():
+    value, params = distance_value(1.0)
+    rows = greedy_steps(Maze, value, params)
+    cells = len(free_cells(MAZE))
+    assert rows.shape == (cells * (cells - 1), 3)
+    assert rows[:, 1].all()
+    anti, _ = distance_value(-1.0)
+    rows = greedy_steps(Maze, anti, params)
+    # The negated value steps away from g: wrong unless every neighbour of s is on a shortest path.
+    assert np.array_equal(rows[:, 1] == 1, rows[:, 2] == 1)
+    # From (1, 2) towards (3, 4) (4 cells away): neighbours (1, 1), (1, 3), (2, 2); only (1, 3) is right.
+    s_to_g = [r for r in rows if r[0] == 4 and r[2] == pytest.approx(1 / 3)]
+    assert s_to_g and all(r[1] == 0 for r in s_to_g)
+
+
+def test_bins():
+    rows = np.array([[1, 1, 0.5], [2, 0, 0.5], [7, 1, 1.0]])
+    (low, high, right, chance), middle, last = by_distance(rows, [1, 3, 6])
+    assert (low, high, right, chance) == (1, 3, 0.5, 0.5)
+    assert middle is None and last[2:] == (1.0, 1.0)
+
+
+def test_task_distances():
+    assert task_distances(Maze) == [5, 2]
