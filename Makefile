@@ -27,8 +27,9 @@ results: $(INSTALLED)
 	$(BIN)/gcrl sweep results/sweep.toml
 	$(BIN)/gcrl sweep results/hierarchy.toml
 	$(BIN)/python benchmarks/flat_vs_hierarchical.py results/runs --out results
-	$(BIN)/python benchmarks/value_vs_maze_distance.py results/runs/pointmaze-*-navigate-v0/saw/seed0 \
-		results/runs/pointmaze-*-navigate-v0/hiql/seed0 --out results/value_check.md
+	$(BIN)/python benchmarks/value_vs_maze_distance.py \
+		$(foreach a,saw hiql,$(foreach m,medium large giant,results/runs/pointmaze-$(m)-navigate-v0/$(a)/seed0)) \
+		--out results/value_check.md
 	$(BIN)/gcrl report results/runs --out results --name README.md --intro results/intro.md \
 		--include results/flat_vs_hierarchical.md --include results/value_check.md --maze-agent saw
 

@@ -161,7 +161,8 @@ def cell_text(cell: Cell, dataset: str, label: str, bold: bool = False, style: s
 
 
 def table_rows(cells: dict[tuple[str, str], Cell], style: str = "markdown") -> tuple[list[str], list[list[str]]]:
-    """Column labels, and per dataset its row of cell texts; the best mean of each row in bold."""
+    """Column labels, and per dataset its row of cell texts; the best mean of each row in bold (none
+    where the best is 0: a row of failures has no winner)."""
     labels = sorted({label for _, label in cells}, key=_column_key)
     usual_n = Counter(c.n for c in cells.values()).most_common(1)[0][0]
     rows = []
@@ -171,7 +172,7 @@ def table_rows(cells: dict[tuple[str, str], Cell], style: str = "markdown") -> t
         row = [dataset]
         for label in labels:
             cell = cells.get((dataset, label))
-            row.append("-" if cell is None else cell_text(cell, dataset, label, round(cell.mean, 1) == best, style, usual_n))
+            row.append("-" if cell is None else cell_text(cell, dataset, label, best > 0 and round(cell.mean, 1) == best, style, usual_n))
         rows.append(row)
     return labels, rows
 

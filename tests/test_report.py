@@ -8,7 +8,7 @@ import pytest
 from gcrl import config, reference
 from gcrl.cli import main
 from gcrl.errors import GcrlError
-from gcrl.report import aggregate, cell_text, find_runs, read_run, report
+from gcrl.report import aggregate, cell_text, find_runs, read_run, report, table_rows
 
 MEDIUM, LARGE = "pointmaze-medium-navigate-v0", "pointmaze-large-navigate-v0"
 
@@ -83,6 +83,9 @@ def test_published_numbers_match_reference_md_and_ties_are_all_bold():
     assert set(reference.PUBLISHED[reference.key(MEDIUM)]) == set(reference.AGENTS)
     cell = aggregate([read_run_like(0.716), read_run_like(0.736)])[(MEDIUM, "SAW")]
     assert cell_text(cell, MEDIUM, "SAW", bold=True) == "**72.6 ± 1.0** (97 ± 2)"
+    assert table_rows({(MEDIUM, "SAW"): cell})[1][0][1] == "**72.6 ± 1.0** (97 ± 2)"
+    failed = aggregate([read_run_like(0.0), read_run_like(0.0, seed=1)])
+    assert table_rows(failed)[1][0][1] == "0.0 ± 0.0 (97 ± 2)"  # a row of zeros has no best
 
 
 def read_run_like(score, seed=0):
