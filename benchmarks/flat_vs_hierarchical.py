@@ -11,12 +11,14 @@ evaluations land in each run's eval/ folder, and finished ones are reused.
 from __future__ import annotations
 
 import argparse
+import sys
 import json
 from pathlib import Path
 
 import numpy as np
 
-from gcrl.console import console
+from gcrl.console import console, run_command
+from gcrl.errors import GcrlError
 from gcrl.hier_eval import evaluate_hierarchical, variant_tag
 from gcrl.report import is_finished as finished
 
@@ -57,8 +59,12 @@ def main() -> None:
     parser.add_argument("--out", default="results")
     args = parser.parse_args()
 
+    datasets = args.datasets.split(",")
+    missing = [d for d in datasets if not (Path(args.root) / d).is_dir()]
+    if missing:  # checked before anything is evaluated or written
+        raise GcrlError(f"no runs of {', '.join(missing)} under {args.root} (expected ROOT/DATASET/AGENT/seedS); run the sweeps first.")
     table: dict = {}
-    for dataset in args.datasets.split(","):
+    for dataset in datasets:
         for column, agent, rule, high_agent in COLUMNS:
             runs = sorted(r for r in (Path(args.root) / dataset / agent).glob("seed*") if finished(r))
             highs = [None if high_agent is None else Path(args.root) / dataset / high_agent / r.name for r in runs]
@@ -93,4 +99,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(run_command(main))

@@ -11,8 +11,10 @@ writes it as a section for `gcrl report --include`.
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
+from gcrl.console import run_command
 from gcrl.errors import GcrlError
 from gcrl.levels import load, oracle_env
 from gcrl.train import env_name_for
@@ -65,4 +67,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(run_command(main))

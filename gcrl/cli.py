@@ -6,7 +6,7 @@ import argparse
 import sys
 import time
 
-from gcrl.console import console, err_console
+from gcrl.console import console, run_command
 from gcrl.errors import GcrlError
 
 DEFAULT_DATASET = "pointmaze-medium-navigate-v0"
@@ -359,14 +359,7 @@ def main(argv: list[str] | None = None) -> int:
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
-    try:
-        return args.func(args)
-    except GcrlError as err:
-        err_console.print(f"[bold red]error:[/] {err}", highlight=False, soft_wrap=True)
-        return 2
-    except KeyboardInterrupt:
-        err_console.print("interrupted; nothing half-written was left behind.")
-        return 130
+    return run_command(args.func, args)
 
 
 if __name__ == "__main__":

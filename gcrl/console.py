@@ -113,3 +113,18 @@ class RunsReporter(_BarOwner):
             elapsed = time.monotonic() - self._start
             console.print(f"[bold]sweep[/] {finished}/{self._total} runs: {counts}, elapsed {_clock(elapsed)}, ETA {_clock(eta_s)}", highlight=False)
 
+
+
+def run_command(main, *args) -> int:
+    """Run a command's main, printing a GcrlError as one `error:` line (exit code 2) instead of a
+    traceback: the cli's handling, for scripts under benchmarks/ too."""
+    from gcrl.errors import GcrlError
+
+    try:
+        return main(*args) or 0
+    except GcrlError as err:
+        err_console.print(f"[bold red]error:[/] {err}", highlight=False, soft_wrap=True)
+        return 2
+    except KeyboardInterrupt:
+        err_console.print("interrupted; nothing half-written was left behind.")
+        return 130

@@ -92,3 +92,16 @@ def test_cli_generate_then_skip_existing(tmp_path, capsys):
     assert "Wrote" in capsys.readouterr().out
     assert main(args) == 0
     assert "already exists" in capsys.readouterr().out
+
+
+def test_errors_print_one_line_and_exit_2(capsys):
+    from gcrl.console import run_command
+
+    assert main(["report", "/nope"]) == 2
+    assert "error: /nope: no such file or directory." in capsys.readouterr().err
+
+    def interrupted():
+        raise KeyboardInterrupt
+
+    assert run_command(interrupted) == 130 and "interrupted" in capsys.readouterr().err
+    assert run_command(lambda x: None, 1) == 0
