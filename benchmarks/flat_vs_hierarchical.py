@@ -11,13 +11,14 @@ evaluations land in each run's eval/ folder, and finished ones are reused.
 from __future__ import annotations
 
 import argparse
-import sys
 import json
+import sys
 from pathlib import Path
 
 import numpy as np
 
 from gcrl.console import console, run_command
+from gcrl.data.files import atomic_path
 from gcrl.errors import GcrlError
 from gcrl.hier_eval import evaluate_hierarchical, variant_tag
 from gcrl.report import is_finished as finished
@@ -48,7 +49,6 @@ def final_success(run: Path, rule: str | None, episodes: int, high: Path | None 
         return json.loads(path.read_text())["overall"]
     result, _, _ = evaluate_hierarchical(run, episodes=episodes, replan=rule, high=None if high is None else str(high), progress=False)
     return result.overall
-
 
 
 def main() -> None:
@@ -94,8 +94,9 @@ def main() -> None:
     ])
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    (out / "flat_vs_hierarchical.md").write_text(text + "\n")
-    (out / "flat_vs_hierarchical.json").write_text(json.dumps(table, indent=2))
+    for name, content in (("flat_vs_hierarchical.md", text + "\n"), ("flat_vs_hierarchical.json", json.dumps(table, indent=2))):
+        with atomic_path(out / name) as tmp:
+            tmp.write_text(content)
 
 
 if __name__ == "__main__":

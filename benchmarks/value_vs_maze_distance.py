@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 
 from gcrl.console import run_command
+from gcrl.data.files import atomic_path
 from gcrl.errors import GcrlError
 from gcrl.levels import load, oracle_env
 from gcrl.train import env_name_for
@@ -27,7 +27,12 @@ def main() -> None:
     parser.add_argument("--bins", default="1,6,11,21,31", help="lower edges of the distance bins, in cells (default 1,6,11,21,31)")
     parser.add_argument("--out", metavar="FILE", help="also write the table as a markdown section to FILE")
     args = parser.parse_args()
-    edges = [int(b) for b in args.bins.split(",")]
+    try:
+        edges = [int(b) for b in args.bins.split(",")]
+    except ValueError:
+        raise GcrlError(f"--bins expects increasing whole numbers of cells like 1,6,11, got '{args.bins}'.") from None
+    if edges != sorted(set(edges)) or edges[0] < 1:
+        raise GcrlError(f"--bins expects increasing whole numbers of cells from 1 up, like 1,6,11, got '{args.bins}'.")
 
     runs = [load(path) for path in args.runs]
     for path, run in zip(args.runs, runs):  # all checked before the first is measured
@@ -63,7 +68,8 @@ def main() -> None:
     ])  # fmt: skip
     print(text)
     if args.out:
-        Path(args.out).write_text(text + "\n")
+        with atomic_path(args.out) as tmp:
+            tmp.write_text(text + "\n")
 
 
 if __name__ == "__main__":

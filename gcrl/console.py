@@ -10,6 +10,8 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, ProgressColumn, TaskProgressColumn, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.text import Text
 
+from gcrl.errors import GcrlError
+
 console = Console()
 err_console = Console(stderr=True)
 
@@ -114,12 +116,9 @@ class RunsReporter(_BarOwner):
             console.print(f"[bold]sweep[/] {finished}/{self._total} runs: {counts}, elapsed {_clock(elapsed)}, ETA {_clock(eta_s)}", highlight=False)
 
 
-
 def run_command(main, *args) -> int:
     """Run a command's main, printing a GcrlError as one `error:` line (exit code 2) instead of a
     traceback: the cli's handling, for scripts under benchmarks/ too."""
-    from gcrl.errors import GcrlError
-
     try:
         return main(*args) or 0
     except GcrlError as err:

@@ -9,9 +9,7 @@ from __future__ import annotations
 import jax
 import numpy as np
 
-from gcrl.envs.maze import MazeOracle, free_cells
-
-_NEIGHBOURS = ((-1, 0), (0, -1), (1, 0), (0, 1))
+from gcrl.envs.maze import MazeOracle, free_cells, free_neighbours
 
 
 def greedy_steps(maze, value, params) -> np.ndarray:
@@ -21,12 +19,11 @@ def greedy_steps(maze, value, params) -> np.ndarray:
     ij_to_xy); `value(params, observations, goals)` returns V per row."""
     oracle = MazeOracle(maze)
     cells = free_cells(oracle.maze_map)
-    free = set(cells)
     centre = {c: np.asarray(maze.ij_to_xy(c), np.float32) for c in cells}
     pairs, observations, goals = [], [], []  # pairs: (s, g, first row in the batch, neighbours)
     for g in cells:
         for s in cells:
-            neighbours = [(s[0] + di, s[1] + dj) for di, dj in _NEIGHBOURS if (s[0] + di, s[1] + dj) in free]
+            neighbours = free_neighbours(oracle.maze_map, s)
             if s == g or not neighbours:
                 continue
             pairs.append((s, g, len(observations), neighbours))

@@ -29,6 +29,16 @@ def vertex_cells(maze_map: np.ndarray) -> list[tuple[int, int]]:
     return out
 
 
+def free_neighbours(maze_map: np.ndarray, cell: tuple[int, int]) -> list[tuple[int, int]]:
+    """The free cells next to `cell`, in OGBench's neighbour order (its tie-breaking depends on it)."""
+    out = []
+    for di, dj in _NEIGHBOURS:
+        ni, nj = cell[0] + di, cell[1] + dj
+        if 0 <= ni < maze_map.shape[0] and 0 <= nj < maze_map.shape[1] and maze_map[ni, nj] == 0:
+            out.append((ni, nj))
+    return out
+
+
 def _bfs(maze_map: np.ndarray, source: tuple[int, int]) -> tuple[np.ndarray, list[tuple[int, int]]]:
     """Cell-step distances from `source` over free cells (-1 where unreachable or a wall), and the
     cells in the order BFS discovers them."""
@@ -36,13 +46,12 @@ def _bfs(maze_map: np.ndarray, source: tuple[int, int]) -> tuple[np.ndarray, lis
     dist[source] = 0
     order, queue = [], deque([source])
     while queue:
-        i, j = queue.popleft()
-        for di, dj in _NEIGHBOURS:
-            ni, nj = i + di, j + dj
-            if 0 <= ni < maze_map.shape[0] and 0 <= nj < maze_map.shape[1] and maze_map[ni, nj] == 0 and dist[ni, nj] == -1:
-                dist[ni, nj] = dist[i, j] + 1
-                queue.append((ni, nj))
-                order.append((ni, nj))
+        cell = queue.popleft()
+        for near in free_neighbours(maze_map, cell):
+            if dist[near] == -1:
+                dist[near] = dist[cell] + 1
+                queue.append(near)
+                order.append(near)
     return dist, order
 
 
@@ -73,15 +82,9 @@ class MazeOracle:
     def subgoal_ij(self, start_ij: tuple[int, int], goal_ij: tuple[int, int]) -> tuple[int, int]:
         dist = self.distances_to(goal_ij)
         best = start_ij
-        for di, dj in _NEIGHBOURS:
-            ni, nj = start_ij[0] + di, start_ij[1] + dj
-            if (
-                0 <= ni < dist.shape[0]
-                and 0 <= nj < dist.shape[1]
-                and self.maze_map[ni, nj] == 0
-                and dist[ni, nj] < dist[best]
-            ):
-                best = (ni, nj)
+        for near in free_neighbours(self.maze_map, start_ij):
+            if dist[near] < dist[best]:
+                best = near
         return best
 
     def subgoal_xy(self, start_xy, goal_xy) -> np.ndarray:
