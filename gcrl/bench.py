@@ -44,7 +44,7 @@ def _measure_agent(agent_name: str, preset: str, seconds: float, queue, seeds: i
     from gcrl import agents, config
     from gcrl.agents.base import DataSpec
     from gcrl.data import sampling
-    from gcrl.learner import init_state, make_train_chunk, resolve_seed_mode, stack_states, update
+    from gcrl.learner import compiler_options, init_state, make_train_chunk, resolve_seed_mode, stack_states, update
     from gcrl.train import peak_rss_mb
 
     train_cfg, agent_cfg = config.resolve(agent_name, "pointmaze-medium-navigate-v0", preset)
@@ -52,12 +52,14 @@ def _measure_agent(agent_name: str, preset: str, seconds: float, queue, seeds: i
     data = sampling.to_device(synthetic_dataset())
     state = init_state(agent, jax.random.PRNGKey(0))
     chunk_size = 100 if preset == "cpu" else 10
-    single = jax.jit(lambda s, d: update(agent, s, d, train_cfg.batch_size)).lower(state, data).compile()
+    options = compiler_options(train_cfg.batch_size, train_cfg.xla_cpu_ynn_fusion)
+    single = jax.jit(lambda s, d: update(agent, s, d, train_cfg.batch_size), compiler_options=options).lower(state, data).compile()
     if seeds > 1:
         state = stack_states([init_state(agent, jax.random.PRNGKey(i)) for i in range(seeds)])
 
     t0 = time.perf_counter()
-    chunk = make_train_chunk(agent, train_cfg.batch_size, chunk_size, seeds=seeds > 1, seed_mode=seed_mode).lower(state, data).compile()
+    chunk = make_train_chunk(agent, train_cfg.batch_size, chunk_size, seeds=seeds > 1, seed_mode=seed_mode, ynn_fusion=train_cfg.xla_cpu_ynn_fusion)
+    chunk = chunk.lower(state, data).compile()
     compile_s = time.perf_counter() - t0
     cost = single.cost_analysis()
     cost = cost[0] if isinstance(cost, list) else cost
@@ -73,6 +75,10 @@ def _measure_agent(agent_name: str, preset: str, seconds: float, queue, seeds: i
         elapsed += time.perf_counter() - t0
         done += chunk_size
     rate = done / elapsed
+    rss = peak_rss_mb()
+    alone = None
+    if seeds == 1:  # after the peak memory is read: the products' operands are not the update's
+        alone = products_alone(lambda s, d: update(agent, s, d, train_cfg.batch_size), state, data, seconds=seconds / 2, compiler_options=options)
     queue.put(
         dict(
             agent=agent_name,
@@ -85,7 +91,10 @@ def _measure_agent(agent_name: str, preset: str, seconds: float, queue, seeds: i
             compile_s=compile_s,
             flops_per_update=flops,
             gflops_per_s=flops * rate / 1e9,
-            peak_rss_mb=peak_rss_mb(),
+            peak_rss_mb=rss,
+            # the most updates/s the update's matrix products alone allow, and their share of its time
+            products_alone_per_s=1.0 / alone["seconds"] if alone else None,
+            products_share=alone["seconds"] * rate if alone else None,
         )
     )
 
@@ -108,6 +117,70 @@ def measure_agent(agent_name: str, preset: str, seconds: float, seeds: int = 1, 
                 )
     proc.join()
     return result
+
+
+def matrix_products(fn, *args) -> list[tuple]:
+    """Every matrix product (dot_general) that fn(*args) computes, as (lhs aval, rhs aval, params),
+    from its jaxpr; a product inside a scan counts once per iteration."""
+    from jax.extend import core as jex_core
+
+    found: list[tuple] = []
+
+    def walk(jaxpr, times: int) -> None:
+        for eqn in jaxpr.eqns:
+            if eqn.primitive.name == "dot_general":
+                found.extend([(eqn.invars[0].aval, eqn.invars[1].aval, eqn.params)] * times)
+            inner_times = times * eqn.params["length"] if eqn.primitive.name == "scan" else times
+            for value in eqn.params.values():
+                for sub in value if isinstance(value, (list, tuple)) else (value,):
+                    if isinstance(sub, jex_core.ClosedJaxpr):
+                        walk(sub.jaxpr, inner_times)
+                    elif isinstance(sub, jex_core.Jaxpr):
+                        walk(sub, inner_times)
+
+    import jax
+
+    walk(jax.make_jaxpr(fn)(*args).jaxpr, 1)
+    return found
+
+
+def product_flops(lhs, rhs, params) -> int:
+    """2 x (batch x free lhs x free rhs) x contracted: a multiply and an add per term."""
+    (contract_lhs, contract_rhs), (batch_lhs, batch_rhs) = params["dimension_numbers"]
+    free_lhs = [i for i in range(lhs.ndim) if i not in (*contract_lhs, *batch_lhs)]
+    free_rhs = [i for i in range(rhs.ndim) if i not in (*contract_rhs, *batch_rhs)]
+    size = lambda shape, axes: int(np.prod([shape[i] for i in axes]))  # noqa: E731
+    return 2 * size(lhs.shape, batch_lhs) * size(lhs.shape, free_lhs) * size(rhs.shape, free_rhs) * size(lhs.shape, contract_lhs)
+
+
+def products_alone(fn, *args, seconds: float = 2.0, compiler_options: dict | None = None) -> dict[str, float]:
+    """The time of fn's matrix products alone: all of them, with their shapes and dimension
+    numbers, on random operands in one compiled program that does nothing else. However well the
+    rest is done, fn cannot run faster than this with these kernels on this machine."""
+    import jax
+    from jax import lax
+
+    products = matrix_products(fn, *args)
+    keys = jax.random.split(jax.random.PRNGKey(0), 2 * len(products))
+    operands = [
+        (jax.random.normal(keys[2 * i], lhs.shape).astype(lhs.dtype), jax.random.normal(keys[2 * i + 1], rhs.shape).astype(rhs.dtype))
+        for i, (lhs, rhs, _) in enumerate(products)
+    ]
+
+    def all_products(operands):
+        return [
+            lax.dot_general(x, y, p["dimension_numbers"], preferred_element_type=p.get("preferred_element_type"))
+            for (x, y), (_, _, p) in zip(operands, products)
+        ]
+
+    program = jax.jit(all_products, compiler_options=compiler_options).lower(operands).compile()
+    jax.block_until_ready(program(operands))
+    times: list[float] = []
+    while sum(times) < seconds or len(times) < 3:
+        t0 = time.perf_counter()
+        jax.block_until_ready(program(operands))
+        times.append(time.perf_counter() - t0)
+    return {"products": len(products), "flops": float(sum(product_flops(*p) for p in products)), "seconds": float(np.median(times))}
 
 
 def matmul_peak(rows_list=(256, 1024), inner: int = 512, seconds: float = 1.0) -> dict[str, float]:
@@ -174,15 +247,20 @@ def generation_speed(episodes: int = 5) -> float:
 def markdown(report: dict) -> str:
     peak = report["matmul_gflops_per_s"]
     lines = [
-        "| agent | preset | updates/s | compile s | GFLOP/update | GFLOP/s | peak RSS MB |",
-        "| --- | --- | --- | --- | --- | --- | --- |",
+        "| agent | preset | updates/s | compile s | GFLOP/update | GFLOP/s | matrix products alone: updates/s | their share of the update | peak RSS MB |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     for r in report["agents"]:
+        alone = f"{r['products_alone_per_s']:.1f} | {100 * r['products_share']:.0f}%" if r.get("products_alone_per_s") else "- | -"
         lines.append(
             f"| {r['agent']} | {r['preset']} | {r['updates_per_s']:.1f} | {r['compile_s']:.1f} | "
-            f"{r['flops_per_update'] / 1e9:.2f} | {r['gflops_per_s']:.0f} | {r['peak_rss_mb']:.0f} |"
+            f"{r['flops_per_update'] / 1e9:.2f} | {r['gflops_per_s']:.0f} | {alone} | {r['peak_rss_mb']:.0f} |"
         )
     lines.append("")
+    lines.append(
+        "matrix products alone: the update's matrix products (same shapes and layouts) in a program that does nothing else; "
+        "no update can beat that rate with XLA's kernels on this machine."
+    )
     lines.append("float32 matmul peak (GFLOP/s): " + ", ".join(f"{k} rows {v:.0f}" for k, v in peak.items()))
     for r in report.get("seeds", []):
         alone = next((a for a in report["agents"] if a["agent"] == r["agent"] and a["preset"] == r["preset"]), None)

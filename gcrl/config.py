@@ -11,6 +11,7 @@ from typing import Any, get_type_hints
 
 from gcrl import agents
 from gcrl.errors import GcrlError
+from gcrl.learner import YNN_FUSION_MODES
 
 
 @dataclass(frozen=True)
@@ -26,6 +27,13 @@ class TrainConfig:
     eval_episodes: int = 50  # per task
     eval_temperature: float = 0.0
     checkpoint_every: int = 10_000
+    # On a CPU: XLA's YNNPACK fusions for the update; 'auto' turns them off from batch 512 on
+    # (gcrl.learner.compiler_options says why). No effect on a GPU.
+    xla_cpu_ynn_fusion: str = "auto"
+
+    def __post_init__(self):
+        if self.xla_cpu_ynn_fusion not in YNN_FUSION_MODES:
+            raise GcrlError(f"xla_cpu_ynn_fusion must be one of {', '.join(YNN_FUSION_MODES)}, got '{self.xla_cpu_ynn_fusion}'.")
 
 
 PRESETS: dict[str, dict[str, Any]] = {

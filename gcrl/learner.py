@@ -21,6 +21,29 @@ class TrainState(NamedTuple):
     key: jax.Array
 
 
+YNN_FUSION_MODES = ("auto", "on", "off")
+YNN_OFF_FROM_BATCH = 512
+
+
+def compiler_options(batch_size: int, ynn_fusion: str = "auto") -> dict | None:
+    """XLA options for compiling an update on `batch_size` samples (None: XLA's defaults).
+
+    On x86 CPUs XLA hands each layer's matrix product, layer norm and GELU to YNNPACK as one fused
+    call, but passes GELU's scalar constants in as arrays of the activations' full size, rebuilt on
+    every update. At batch 256 the fusion still wins (by 2-10% on 2 cores); from batch 512 on the
+    rebuilt arrays cost more than it saves, and without it the paper preset's value-based agents run
+    1.05-1.22x faster, GCBC about the same (`python benchmarks/xla_cpu_options.py` measures both,
+    side by side, on your machine). The numbers change only by float rounding: another library
+    multiplies the matrices."""
+    if ynn_fusion not in YNN_FUSION_MODES:
+        raise ValueError(f"ynn_fusion must be one of {YNN_FUSION_MODES}, got {ynn_fusion!r}")
+    if jax.default_backend() != "cpu":
+        return None
+    if ynn_fusion == "off" or (ynn_fusion == "auto" and batch_size >= YNN_OFF_FROM_BATCH):
+        return {"xla_cpu_experimental_ynn_fusion_type": ""}
+    return None
+
+
 def optimizer(agent: Agent) -> optax.GradientTransformation:
     return optax.adam(agent.config.lr)
 
@@ -106,10 +129,11 @@ def over_seeds(fn, in_axes, mode: str = "auto"):
     return mapped
 
 
-def make_train_chunk(agent: Agent, batch_size: int, num_updates: int, seeds: bool = False, seed_mode: str = "auto"):
+def make_train_chunk(agent: Agent, batch_size: int, num_updates: int, seeds: bool = False, seed_mode: str = "auto", ynn_fusion: str = "auto"):
     """A jitted function (state, data) -> (state, metrics averaged over `num_updates` updates).
     With `seeds`, the state is stacked over seeds: every seed trains in the one program, on the one
-    dataset, each with its own batches, exactly as it would alone (see `over_seeds`)."""
+    dataset, each with its own batches, exactly as it would alone (see `over_seeds`). `ynn_fusion`:
+    see `compiler_options`."""
 
     def chunk(state: TrainState, data: DeviceData):
         def body(s, _):
@@ -120,10 +144,10 @@ def make_train_chunk(agent: Agent, batch_size: int, num_updates: int, seeds: boo
 
     if seeds:
         chunk = over_seeds(chunk, (0, None), seed_mode)
-    return jax.jit(chunk, donate_argnums=0)
+    return jax.jit(chunk, donate_argnums=0, compiler_options=compiler_options(batch_size, ynn_fusion))
 
 
-def make_loss_eval(agent: Agent, batch_size: int, seeds: bool = False, seed_mode: str = "auto"):
+def make_loss_eval(agent: Agent, batch_size: int, seeds: bool = False, seed_mode: str = "auto", ynn_fusion: str = "auto"):
     """A jitted function (state, data, key) -> metrics of every loss group on one batch, no update
     (validation losses). With `seeds`, state and key carry a seed axis."""
 
@@ -139,7 +163,7 @@ def make_loss_eval(agent: Agent, batch_size: int, seeds: bool = False, seed_mode
 
     if seeds:
         evaluate = over_seeds(evaluate, (0, None, 0), seed_mode)
-    return jax.jit(evaluate)
+    return jax.jit(evaluate, compiler_options=compiler_options(batch_size, ynn_fusion))
 
 
 def make_act(agent: Agent):

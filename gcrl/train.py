@@ -225,10 +225,10 @@ def train_seeds(
 
     chunk_size = max(1, min(train_cfg.log_every, train_cfg.steps))
     start = time.perf_counter()
-    chunk = make_train_chunk(agent, train_cfg.batch_size, chunk_size, seeds=many).lower(state, data).compile()
+    chunk = make_train_chunk(agent, train_cfg.batch_size, chunk_size, seeds=many, ynn_fusion=train_cfg.xla_cpu_ynn_fusion).lower(state, data).compile()
     timings.compile_s = time.perf_counter() - start
     tail_chunks: dict[int, object] = {}
-    val_loss = make_loss_eval(agent, train_cfg.batch_size, seeds=many)
+    val_loss = make_loss_eval(agent, train_cfg.batch_size, seeds=many, ynn_fusion=train_cfg.xla_cpu_ynn_fusion)
     val_key = jax.random.PRNGKey(train_cfg.seed + 1)
 
     env_name = env_name_for(train_cfg.dataset)
@@ -250,7 +250,7 @@ def train_seeds(
             while step < train_cfg.steps and not stop.requested:
                 n = min(chunk_size, train_cfg.steps - step)
                 if n != chunk_size and n not in tail_chunks:  # a shorter last chunk compiles once more
-                    tail_chunks[n] = make_train_chunk(agent, train_cfg.batch_size, n, seeds=many)
+                    tail_chunks[n] = make_train_chunk(agent, train_cfg.batch_size, n, seeds=many, ynn_fusion=train_cfg.xla_cpu_ynn_fusion)
                 fn = chunk if n == chunk_size else tail_chunks[n]
                 t0 = time.perf_counter()
                 state, metrics = fn(state, data)

@@ -237,6 +237,32 @@ def test_fused_scan_equals_the_plain_update_loop(toy_data):
     assert int(fused.step) == 3
 
 
+def test_ynn_fusion_setting_reaches_the_compiler_and_changes_only_rounding(toy_data):
+    agent = saw.make(saw.Config(**TINY), SPEC)
+    state = init_state(agent, jax.random.PRNGKey(0))
+    results = {}
+    for mode in ("on", "off"):
+        program = make_train_chunk(agent, 16, 3, ynn_fusion=mode).lower(state, toy_data).compile()
+        if jax.default_backend() == "cpu":  # XLA fuses with YNNPACK even at this size when allowed
+            assert ("__ynn_fusion" in program.as_text()) == (mode == "on")
+        results[mode], _ = program(init_state(agent, jax.random.PRNGKey(0)), toy_data)
+    close = lambda a, c: np.testing.assert_allclose(a, c, rtol=1e-5, atol=1e-6)  # noqa: E731
+    jax.tree_util.tree_map(close, results["on"].params, results["off"].params)
+
+
+def test_compiler_options_turn_ynn_fusion_off_from_batch_512_on_a_cpu(monkeypatch):
+    from gcrl.learner import YNN_OFF_FROM_BATCH, compiler_options
+
+    off = {"xla_cpu_experimental_ynn_fusion_type": ""}
+    monkeypatch.setattr(jax, "default_backend", lambda: "cpu")
+    assert compiler_options(YNN_OFF_FROM_BATCH - 1) is None and compiler_options(YNN_OFF_FROM_BATCH) == off
+    assert compiler_options(16, "off") == off and compiler_options(4096, "on") is None
+    with pytest.raises(ValueError, match="ynn_fusion"):
+        compiler_options(256, "sometimes")
+    monkeypatch.setattr(jax, "default_backend", lambda: "gpu")
+    assert compiler_options(4096, "off") is None  # a CPU library: nothing to set elsewhere
+
+
 @pytest.mark.parametrize("mode", ["vmap", "map"])
 def test_seeds_in_parallel_equal_each_seed_trained_alone(toy_data, mode):
     agent = saw.make(saw.Config(**TINY), SPEC)

@@ -126,6 +126,8 @@ def test_bad_settings_are_clear_errors(npz_dataset, capsys):
     assert "no such setting" in err and "alpha" in err and "Traceback" not in err
     assert main(["train", "--dataset", str(npz_dataset), "--set", "alpha=high"]) == 2
     assert "cannot read 'high'" in capsys.readouterr().err
+    assert main(["train", "--dataset", str(npz_dataset), "--set", "xla_cpu_ynn_fusion=maybe"]) == 2
+    assert "xla_cpu_ynn_fusion must be one of auto, on, off" in capsys.readouterr().err
 
 
 def test_train_help_explains_every_option(capsys):

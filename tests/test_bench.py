@@ -1,0 +1,41 @@
+"""`gcrl bench`'s accounting: which matrix products an update has, their FLOPs, and the table."""
+
+import jax
+import jax.numpy as jnp
+from jax import lax
+
+from gcrl.bench import markdown, matrix_products, product_flops, products_alone
+
+
+def products_example(a, b, c, d):
+    def body(x, _):
+        return x, x @ b  # 3 x 4 @ 4 x 5, once per scan step
+
+    _, ys = lax.scan(body, a, None, length=3)
+    return ys, jnp.einsum("bij,bjk->bik", c, d), jnp.einsum("ji,jk->ik", a, a)
+
+
+ARGS = (jnp.ones((3, 4)), jnp.ones((4, 5)), jnp.ones((2, 3, 4)), jnp.ones((2, 4, 6)))
+
+
+def test_matrix_products_are_found_inside_scans_with_their_flops():
+    flops = sorted(product_flops(*p) for p in matrix_products(products_example, *ARGS))
+    # scan: 3 x 2*3*4*5; batched: 2 batches x 2*3*4*6; a^T a contracts the 3 rows: 2*4*4*3
+    assert flops == [96, 120, 120, 120, 288]
+
+
+def test_products_alone_times_the_same_products():
+    alone = products_alone(products_example, *ARGS, seconds=0.01)
+    assert alone["products"] == 5 and alone["flops"] == 744 and alone["seconds"] > 0
+
+
+def test_the_table_shows_the_products_limit_and_dashes_where_not_measured():
+    row = dict(agent="saw", preset="cpu", updates_per_s=80.0, compile_s=4.0, flops_per_update=1.5e9, gflops_per_s=120.0, peak_rss_mb=900.0)
+    report = {
+        "agents": [{**row, "products_alone_per_s": 90.0, "products_share": 0.8}, {**row, "preset": "paper", "products_alone_per_s": None}],
+        "matmul_gflops_per_s": {"256": 150.0},
+    }
+    lines = markdown(report).splitlines()
+    assert "matrix products alone: updates/s" in lines[0]
+    assert lines[2] == "| saw | cpu | 80.0 | 4.0 | 1.50 | 120 | 90.0 | 80% | 900 |"
+    assert lines[3] == "| saw | paper | 80.0 | 4.0 | 1.50 | 120 | - | - | 900 |"
