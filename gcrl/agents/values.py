@@ -61,6 +61,13 @@ class GoalValue:
 
     def loss(self, params, target_params, batch, discount: float, expectile: float):
         s, s_next, g = batch["observations"], batch["next_observations"], batch["value_goals"]
-        pairs = [(s, g), (s_next, g)]
-        target, next_target = self.many(params, pairs, reduce_mean=False, heads=target_params["value"])
-        return gcivl_value_loss(self(params, s, g), target, next_target, batch["rewards"], batch["masks"], discount, expectile)
+        if not self.uses_goal_rep:
+            target, next_target = self.many(params, [(s, g), (s_next, g)], reduce_mean=False, heads=target_params["value"])
+            return gcivl_value_loss(self(params, s, g), target, next_target, batch["rewards"], batch["masks"], discount, expectile)
+        # phi(s, g) once: with its gradient under the online heads, as a constant under the targets
+        rep = self.phi(params, s, g)
+        next_rep = self.phi(jax.lax.stop_gradient(params), s_next, g)
+        online = self.value.apply(params["value"], (s,), (rep,))
+        heads, reps = jax.lax.stop_gradient((target_params["value"], jnp.concatenate([rep, next_rep])))
+        target, next_target = jnp.split(self.value.apply(heads, (jnp.concatenate([s, s_next]),), (reps,)), 2, axis=-1)
+        return gcivl_value_loss(online, target, next_target, batch["rewards"], batch["masks"], discount, expectile)
