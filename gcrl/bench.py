@@ -155,8 +155,10 @@ def product_flops(lhs, rhs, params) -> int:
 
 def products_alone(fn, *args, seconds: float = 2.0, compiler_options: dict | None = None) -> dict[str, float]:
     """The time of fn's matrix products alone: all of them, with their shapes and dimension
-    numbers, on random operands in one compiled program that does nothing else. However well the
-    rest is done, fn cannot run faster than this with these kernels on this machine."""
+    numbers, on random operands in one compiled program that does nothing else (convolutions are
+    not counted). An estimate of how fast fn could run with these kernels on this machine however
+    well the rest were done; not a strict bound, since inside fn XLA may fuse a product with its
+    neighbours (a small update, like GCBC's, then runs faster than its products alone)."""
     import jax
     from jax import lax
 
@@ -259,7 +261,7 @@ def markdown(report: dict) -> str:
     lines.append("")
     lines.append(
         "matrix products alone: the update's matrix products (same shapes and layouts) in a program that does nothing else; "
-        "no update can beat that rate with XLA's kernels on this machine."
+        "about the most updates/s XLA's kernels allow on this machine (an estimate: fused into the update they can run a little faster)."
     )
     lines.append("float32 matmul peak (GFLOP/s): " + ", ".join(f"{k} rows {v:.0f}" for k, v in peak.items()))
     for r in report.get("seeds", []):
