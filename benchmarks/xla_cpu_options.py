@@ -11,7 +11,6 @@ gives the median updates/s of each, their ratio, and the setting `auto` picks.
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import statistics
 import sys
 import time
@@ -24,17 +23,10 @@ from gcrl.errors import GcrlError
 def measure(agent_name: str, preset: str, batch_size: int | None, rounds: int) -> dict:
     import jax
 
-    from gcrl import agents, config
-    from gcrl.agents.base import DataSpec
-    from gcrl.bench import ACTION_DIM, OBS_DIM, synthetic_dataset
-    from gcrl.data import sampling
+    from gcrl.bench import synthetic_setup
     from gcrl.learner import compiler_options, init_state, make_train_chunk
 
-    train_cfg, agent_cfg = config.resolve(agent_name, "pointmaze-medium-navigate-v0", preset)
-    if batch_size:
-        train_cfg = dataclasses.replace(train_cfg, batch_size=batch_size)
-    agent = agents.get(agent_name).make(agent_cfg, DataSpec((OBS_DIM,), False, ACTION_DIM, False))
-    data = sampling.to_device(synthetic_dataset())
+    train_cfg, agent_cfg, agent, data = synthetic_setup(agent_name, preset, batch_size)
     updates = max(2, round(12_800 / train_cfg.batch_size * 256 / max(agent_cfg.hidden)))  # about 0.5-1 s a chunk
     programs, states = {}, {}
     for mode in ("on", "off"):
@@ -76,21 +68,21 @@ def main() -> None:
 
     import jax
 
-    from gcrl import agents, config
+    from gcrl import config
 
     if jax.default_backend() != "cpu":
         raise GcrlError(f"this compares XLA's CPU libraries, but JAX runs on {jax.default_backend()}; run it with JAX_PLATFORMS=cpu.")
     names = [a for a in args.agents.split(",") if a]
-    for name in names:
-        agents.get(name)  # unknown names fail here, before anything is measured
     presets = [p for p in args.presets.split(",") if p]
-    for preset in presets:
-        if preset not in config.PRESETS:
-            raise GcrlError(f"unknown preset '{preset}'; choose from {', '.join(config.PRESETS)}.")
+    for name in names:
+        for preset in presets:
+            config.resolve(name, "pointmaze-medium-navigate-v0", preset)  # unknown agents or presets fail here, before anything is measured
     try:
         batch_sizes = [None] + [int(b) for b in args.batch_sizes.split(",") if b]
     except ValueError:
         raise GcrlError(f"--batch-sizes expects whole numbers like 512,1024, got '{args.batch_sizes}'.") from None
+    if any(b < 1 for b in batch_sizes[1:]):
+        raise GcrlError(f"--batch-sizes expects positive whole numbers like 512,1024, got '{args.batch_sizes}'.")
     if args.rounds < 1:
         raise GcrlError(f"--rounds must be at least 1, got {args.rounds}.")
 

@@ -8,6 +8,7 @@ generation transitions/s. Each agent x preset runs in its own process so that pe
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import multiprocessing as mp
 import queue as queue_module
@@ -36,24 +37,37 @@ def synthetic_dataset(transitions: int = 1_000_000, episode_steps: int = 1000, s
     return from_raw(obs, actions, terminals, source="synthetic")
 
 
+def synthetic_setup(agent_name: str, preset: str, batch_size: int | None = None):
+    """(train config, agent config, agent, device data) for timing an agent on pointmaze's shapes;
+    `batch_size` replaces the preset's."""
+    from gcrl import agents, config
+    from gcrl.agents.base import DataSpec
+    from gcrl.data import sampling
+
+    train_cfg, agent_cfg = config.resolve(agent_name, "pointmaze-medium-navigate-v0", preset)
+    if batch_size:
+        train_cfg = dataclasses.replace(train_cfg, batch_size=batch_size)
+    agent = agents.get(agent_name).make(agent_cfg, DataSpec((OBS_DIM,), False, ACTION_DIM, False))
+    return train_cfg, agent_cfg, agent, sampling.to_device(synthetic_dataset())
+
+
 def _measure_agent(agent_name: str, preset: str, seconds: float, queue, seeds: int = 1, seed_mode: str = "auto") -> None:
     """Runs in a fresh process: compile, then time chunks of updates (of `seeds` seeds vmapped
     together when seeds > 1; the rate is then per seed)."""
     import jax
 
-    from gcrl import agents, config
-    from gcrl.agents.base import DataSpec
-    from gcrl.data import sampling
     from gcrl.learner import compiler_options, init_state, make_train_chunk, resolve_seed_mode, stack_states, update
     from gcrl.train import peak_rss_mb
 
-    train_cfg, agent_cfg = config.resolve(agent_name, "pointmaze-medium-navigate-v0", preset)
-    agent = agents.get(agent_name).make(agent_cfg, DataSpec((OBS_DIM,), False, ACTION_DIM, False))
-    data = sampling.to_device(synthetic_dataset())
+    train_cfg, agent_cfg, agent, data = synthetic_setup(agent_name, preset)
     state = init_state(agent, jax.random.PRNGKey(0))
     chunk_size = 100 if preset == "cpu" else 10
     options = compiler_options(train_cfg.batch_size, train_cfg.xla_cpu_ynn_fusion)
-    single = jax.jit(lambda s, d: update(agent, s, d, train_cfg.batch_size), compiler_options=options).lower(state, data).compile()
+
+    def one_update(state, data):
+        return update(agent, state, data, train_cfg.batch_size)
+
+    single = jax.jit(one_update, compiler_options=options).lower(state, data).compile()
     if seeds > 1:
         state = stack_states([init_state(agent, jax.random.PRNGKey(i)) for i in range(seeds)])
 
@@ -78,7 +92,7 @@ def _measure_agent(agent_name: str, preset: str, seconds: float, queue, seeds: i
     rss = peak_rss_mb()
     alone = None
     if seeds == 1:  # after the peak memory is read: the products' operands are not the update's
-        alone = products_alone(lambda s, d: update(agent, s, d, train_cfg.batch_size), state, data, seconds=seconds / 2, compiler_options=options)
+        alone = products_alone(one_update, state, data, seconds=seconds / 2, compiler_options=options)
     queue.put(
         dict(
             agent=agent_name,

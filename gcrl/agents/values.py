@@ -36,12 +36,20 @@ class GoalValue:
     def phi(self, params, observations, goals):
         return self.goal_rep.apply(params["goal_rep"], observations, goals)
 
+    def goal_input(self, params, observations, goals):
+        """What the heads read beside the observation: phi(s, g), or the goal itself."""
+        return self.phi(params, observations, goals) if self.uses_goal_rep else goals
+
+    def heads_on(self, heads, observations, goal_inputs):
+        """[2, B] values of the heads with parameters `heads`, on already computed goal inputs."""
+        if self.uses_goal_rep:
+            return self.value.apply(heads, (observations,), (goal_inputs,))
+        return self.value.apply(heads, (observations, goal_inputs))
+
     def __call__(self, params, observations, goals, heads=None):
         """[2, B] values of the two heads; `heads` replaces params['value'] (the target heads)."""
         heads = params["value"] if heads is None else heads
-        if self.uses_goal_rep:
-            return self.value.apply(heads, (observations,), (self.phi(params, observations, goals),))
-        return self.value.apply(heads, (observations, goals))
+        return self.heads_on(heads, observations, self.goal_input(params, observations, goals))
 
     def mean(self, params, observations, goals):
         return self(params, observations, goals).mean(0)
@@ -61,13 +69,11 @@ class GoalValue:
 
     def loss(self, params, target_params, batch, discount: float, expectile: float):
         s, s_next, g = batch["observations"], batch["next_observations"], batch["value_goals"]
-        if not self.uses_goal_rep:
-            target, next_target = self.many(params, [(s, g), (s_next, g)], reduce_mean=False, heads=target_params["value"])
-            return gcivl_value_loss(self(params, s, g), target, next_target, batch["rewards"], batch["masks"], discount, expectile)
-        # phi(s, g) once: with its gradient under the online heads, as a constant under the targets
-        rep = self.phi(params, s, g)
-        next_rep = self.phi(jax.lax.stop_gradient(params), s_next, g)
-        online = self.value.apply(params["value"], (s,), (rep,))
-        heads, reps = jax.lax.stop_gradient((target_params["value"], jnp.concatenate([rep, next_rep])))
-        target, next_target = jnp.split(self.value.apply(heads, (jnp.concatenate([s, s_next]),), (reps,)), 2, axis=-1)
+        # The goal input (phi(s, g)) once: with its gradient under the online heads, as a constant
+        # under the target heads, which run on s and s' in one pass.
+        goal_input = self.goal_input(params, s, g)
+        next_goal_input = self.goal_input(jax.lax.stop_gradient(params), s_next, g)
+        online = self.heads_on(params["value"], s, goal_input)
+        heads, goal_inputs = jax.lax.stop_gradient((target_params["value"], jnp.concatenate([goal_input, next_goal_input])))
+        target, next_target = jnp.split(self.heads_on(heads, jnp.concatenate([s, s_next]), goal_inputs), 2, axis=-1)
         return gcivl_value_loss(online, target, next_target, batch["rewards"], batch["masks"], discount, expectile)
