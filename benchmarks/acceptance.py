@@ -10,7 +10,7 @@ import argparse
 import json
 from pathlib import Path
 
-from gcrl import config
+from gcrl import checkpoint, config
 from gcrl.train import train
 
 DATASET = "pointmaze-medium-navigate-v0"
@@ -34,7 +34,7 @@ def main() -> None:
         if (run_dir / "summary.json").exists() and json.loads((run_dir / "summary.json").read_text()).get("finished"):
             summary = json.loads((run_dir / "summary.json").read_text())
         else:
-            summary = train(train_cfg, agent_cfg, run_dir=run_dir, dataset_dir=args.dataset_dir, resume=(run_dir / "checkpoint.msgpack").exists())
+            summary = train(train_cfg, agent_cfg, run_dir=run_dir, dataset_dir=args.dataset_dir, resume=checkpoint.exists(run_dir))
         results[agent] = summary
 
     lines = [

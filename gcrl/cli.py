@@ -2,22 +2,12 @@
 
 from __future__ import annotations
 
-import argparse
 import sys
 import time
 
 from gcrl.console import console, run_command
 from gcrl.errors import GcrlError
-
-DEFAULT_DATASET = "pointmaze-medium-navigate-v0"
-
-
-def _add_dataset_dir(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--dataset-dir",
-        metavar="DIR",
-        help="where datasets live (default: $GCRL_DATASET_DIR, else ~/.ogbench/data)",
-    )
+from gcrl.parser import DEFAULT_DATASET, build_parser  # noqa: F401  (DEFAULT_DATASET: re-exported)
 
 
 # ---- gcrl datasets ... -----------------------------------------------------------------------
@@ -84,7 +74,7 @@ def cmd_train(args) -> int:
 
     from gcrl import config
     from gcrl.data import load, names
-    from gcrl.train import train, train_seeds
+    from gcrl.train import train_seeds
 
     preset = args.preset
     if preset is None:
@@ -93,14 +83,14 @@ def cmd_train(args) -> int:
             console.print("No GPU found: using the [bold]cpu[/] preset (2 x 256 networks, batch 256). Pass --preset paper for the published configuration.")
     pixels = not load.is_path(args.dataset) and names.parse(args.dataset).pixels
     train_overrides = dict(steps=args.steps, seed=args.seed, eval_episodes=args.eval_episodes, eval_every=args.eval_every, batch_size=args.batch_size)
-    train_cfg, agent_cfg = config.resolve(args.agent, args.dataset, preset, train_overrides, config.parse_sets(args.set), pixels=pixels)
-    if args.seeds:
-        if args.seed is not None:
-            raise GcrlError("Pass --seed or --seeds, not both.")
-        seeds = config.parse_seeds(args.seeds)
-        train_seeds(train_cfg, agent_cfg, seeds, run_dir=args.run_dir, dataset_dir=args.dataset_dir, resume=args.resume, progress=not args.quiet)
-    else:
-        train(train_cfg, agent_cfg, run_dir=args.run_dir, dataset_dir=args.dataset_dir, resume=args.resume, progress=not args.quiet)
+    sets = config.parse_sets(args.set)
+    train_cfg, agent_cfg = config.resolve(args.agent, args.dataset, preset, train_overrides, sets, pixels=pixels)
+    # A resumed run keeps its saved settings but for these, given again on the command line.
+    changes = {k: str(v) for k, v in train_overrides.items() if v is not None and k not in ("steps", "seed")} | sets if args.resume else None
+    if args.seeds and args.seed is not None:
+        raise GcrlError("Pass --seed or --seeds, not both.")
+    seeds = config.parse_seeds(args.seeds) if args.seeds else [train_cfg.seed]
+    train_seeds(train_cfg, agent_cfg, seeds, run_dir=args.run_dir, dataset_dir=args.dataset_dir, resume=args.resume, progress=not args.quiet, changes=changes)
     return 0
 
 
@@ -143,8 +133,15 @@ def _evaluate_hierarchical(args, run) -> int:
 def cmd_bench(args) -> int:
     from gcrl import bench
 
+    from gcrl import agents, config
+
     presets = args.presets.split(",") if args.presets else (["cpu"] if args.quick else ["cpu", "paper"])
     agent_names = args.agents.split(",") if args.agents else (["saw", "gcbc"] if args.quick else ["gcbc", "gcivl", "hiql", "saw"])
+    for name in agent_names:
+        agents.get(name)  # before any measuring process starts: an unknown name is one error line
+    unknown = [p for p in presets if p not in config.PRESETS]
+    if unknown:
+        raise GcrlError(f"--presets: unknown preset(s) {', '.join(unknown)}. Choose from: {', '.join(config.PRESETS)}.")
     bench.run(agent_names, presets, quick=args.quick, json_path=args.json, seeds=args.seeds)
     return 0
 
@@ -162,7 +159,7 @@ def cmd_sweep(args) -> int:
     grid = sweep.make_grid({k: v for k, v in values.items() if k in sweep.GRID_KEYS})
     runs = sweep.run_sweep(grid, workers=values.get("workers"), ray_address=values.get("ray"), ray_cpus_per_run=float(values.get("ray_cpus_per_run", 1)),
                            ray_gpus_per_run=values.get("ray_gpus_per_run"), progress=not args.quiet, dry_run=args.dry_run)  # fmt: skip
-    return 1 if any(r.status == "failed" for r in runs) else 0
+    return 1 if any(r.status in ("failed", "diverged") for r in runs) else 0
 
 
 def cmd_report(args) -> int:
@@ -188,169 +185,10 @@ def cmd_dagger(args) -> int:
     return 0
 
 
-# ---- parser ----------------------------------------------------------------------------------
-
-def _add_run_options(parser: argparse.ArgumentParser, preset_help: str) -> None:
-    """The training budget options that `train` and `sweep` share."""
-    parser.add_argument("--preset", choices=("cpu", "paper"), help=preset_help)
-    parser.add_argument("--steps", type=int, help="number of updates per run (default: the preset's; cpu 50,000)")
-    parser.add_argument("--batch-size", type=int, help="batch size (default: the preset's)")
-    parser.add_argument("--eval-episodes", type=int, help="evaluation episodes per task (default 50; 0 skips evaluation)")
-    parser.add_argument("--eval-every", type=int, help="evaluate every N updates (default: the preset's; 0 = only at the end)")
-
-
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="gcrl",
-        description="Offline goal-conditioned RL with flat and hierarchical policies (SAW, HIQL, GCIVL, GCBC) on OGBench.",
-    )
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-
-    datasets = sub.add_parser("datasets", help="generate, inspect and list datasets")
-    dsub = datasets.add_subparsers(dest="datasets_command", metavar="ACTION", required=True)
-
-    gen = dsub.add_parser("generate", help="generate a pointmaze dataset locally with OGBench's protocol")
-    gen.add_argument("name", help="dataset name, e.g. pointmaze-medium-navigate-v0")
-    gen.add_argument("--episodes", type=int, help="training episodes (default: OGBench's count); validation gets a tenth")
-    gen.add_argument("--seed", type=int, default=0, help="random seed; the same seed gives identical arrays (default 0)")
-    gen.add_argument("--force", action="store_true", help="regenerate even if the files exist")
-    gen.add_argument("--quiet", action="store_true", help="no progress bar")
-    _add_dataset_dir(gen)
-    gen.set_defaults(func=cmd_datasets_generate)
-
-    info = dsub.add_parser("info", help="summarize a dataset given by name or .npz path")
-    info.add_argument("dataset", help="OGBench dataset name or path to an .npz file")
-    info.add_argument("--split", choices=("train", "val"), default="train", help="which split (default train)")
-    _add_dataset_dir(info)
-    info.set_defaults(func=cmd_datasets_info)
-
-    lst = dsub.add_parser("list", help="list OGBench dataset names and which are on disk")
-    _add_dataset_dir(lst)
-    lst.set_defaults(func=cmd_datasets_list)
-
-    tr = sub.add_parser(
-        "train",
-        help="train an agent (no arguments: SAW on pointmaze-medium-navigate-v0)",
-        description="Train an agent on a dataset, evaluate it on OGBench's five tasks, and save the run.",
-    )
-    from gcrl.agents import AGENTS
-
-    tr.add_argument("--agent", default="saw", choices=sorted(AGENTS), help="algorithm (default saw)")
-    tr.add_argument("--dataset", default=DEFAULT_DATASET, help=f"OGBench dataset name or .npz path (default {DEFAULT_DATASET})")
-    _add_dataset_dir(tr)
-    _add_run_options(tr, preset_help="network and batch sizes: cpu (2x256, batch 256) or paper (3x512, batch 1024, 1M updates); default: cpu without a GPU, paper with one")
-    tr.add_argument("--run-dir", help="where the run is saved (default runs/DATASET/AGENT-seedS-TIME)")
-    tr.add_argument("--seed", type=int, help="random seed (default 0)")
-    tr.add_argument("--seeds", metavar="S,S,...", help="train several seeds in one program (vmapped on a GPU; one after another within each chunk on a CPU), e.g. 0,1,2,3 or 0-3; each gets its own run directory (--run-dir DIR: DIR/seedS)")
-    tr.add_argument("--resume", action="store_true", help="continue the run in --run-dir (default: the latest run of this agent, dataset and seed) from its last checkpoint")
-    tr.add_argument("--set", action="append", metavar="KEY=VALUE", help="override any agent or training setting, e.g. --set alpha=10 --set hidden=512,512; repeatable")
-    tr.add_argument("--quiet", action="store_true", help="no progress bars")
-    tr.set_defaults(func=cmd_train)
-
-    ev = sub.add_parser(
-        "evaluate",
-        help="evaluate a trained run on OGBench's five tasks, flat or hierarchically (a high level over a low level)",
-        description="Evaluate a trained run on OGBench's five tasks. Flat agents (gcbc, gcivl, saw) act with their policy. Hierarchical agents "
-        "(hiql, hbc) run their own high level over their own low level, replanning every step as published, and report how the levels "
-        "worked together: subgoals per episode, steps per subgoal, how often the low level reached its subgoal before the next one, how "
-        "often a subgoal timed out, and (pointmaze) the distance from each proposed subgoal to the maze oracle's: in xy for observation "
-        "subgoals, in phi-space (||z - phi(s, oracle w)||) for HIQL's. With --high, RUN_DIR provides the low level (hbc or hiql's low level, "
-        "SAW's subpolicy, or a flat policy aimed at the subgoal) and --high the high level. Results: RUN_DIR/eval/step_S[-TAG].json and, "
-        "in mazes, a picture with the proposed subgoals.",
-    )
-    ev.add_argument("run_dir", help="a run directory made by gcrl train (or a gcrl dagger output folder)")
-    ev.add_argument("--episodes", type=int, default=50, help="episodes per task (default 50)")
-    ev.add_argument("--seed", type=int, default=0, help="evaluation seed (default 0)")
-    ev.add_argument("--temperature", type=float, default=0.0, help="0 acts with the mode (default); > 0 samples")
-    ev.add_argument("--high", metavar="RUN_DIR|oracle", help="the high level: a hbc or hiql run, a gcrl dagger output folder, or 'oracle' (the maze's next cell on a shortest path; pointmaze only); default: RUN_DIR's own")
-    ev.add_argument("--replan", metavar="RULE", help="when the high level proposes a new subgoal, per episode: always (every step; default), every:N (every N steps), "
-                    "reached:state:D (when ||s - w|| <= D on --subgoal-dims), reached:value:V (when V(s, w) >= V; about -steps to go, e.g. -12)")
-    ev.add_argument("--subgoal-timeout", type=int, default=50, metavar="N", help="with reached:*, replan after N steps on one subgoal even if it was not reached (default 50)")
-    ev.add_argument("--subgoal-dims", metavar="I,J,...", help="observation dims a state test compares (default: 0,1 = xy in mazes, all dims otherwise)")
-    ev.add_argument("--reach-test", metavar="state:D|value:V", help="how reaching is measured under always/every:N (default: state:1.0 for observation subgoals, value:-k/2 for HIQL's)")
-    ev.add_argument("--decode-candidates", type=int, metavar="N",
-                    help="a HIQL high level over another run's low level: its z is decoded to the nearest of N dataset states (default 1024)")
-    _add_dataset_dir(ev)
-    ev.add_argument("--quiet", action="store_true", help="no progress bars")
-    ev.set_defaults(func=cmd_evaluate)
-
-    be = sub.add_parser("bench", help="measure updates/s, compile time, FLOPs and memory per agent and preset, evaluation and generation speed")
-    be.add_argument("--quick", action="store_true", help="about a minute: cpu preset, SAW and GCBC, short timings")
-    be.add_argument("--agents", help="comma-separated agents (default all; --quick: saw,gcbc)")
-    be.add_argument("--presets", help="comma-separated presets (default cpu,paper; --quick: cpu)")
-    be.add_argument("--json", metavar="FILE", help="write the results as JSON (and a markdown table beside it)")
-    be.add_argument("--seeds", type=int, default=0, metavar="N", help="also measure N seeds trained in one program (vmapped, and mapped one after another), per seed, against one alone")
-    be.set_defaults(func=cmd_bench)
-
-    sw = sub.add_parser(
-        "sweep",
-        help="run a grid of agents x datasets x seeds x variants; rerunning it skips finished runs and resumes interrupted ones",
-        description="Run a grid of agents x datasets x seeds (x variants, from a sweep file). Each run lives in ROOT/DATASET/AGENT[-TAG]/seedS: "
-        "running the same sweep again skips finished runs, resumes interrupted ones and starts the rest. A failed run is recorded and the "
-        "sweep goes on; the exit status is 1 if any failed. ROOT/sweep.json holds the grid and every run's status.",
-    )
-    sw.add_argument("file", nargs="?", help="a TOML sweep file with the same keys as the options (agents, datasets, seeds, steps, set, overrides = [{}, {beta = 0}], ...); options given here win")
-    sw.add_argument("--agents", help="comma-separated agents, e.g. saw,hiql")
-    sw.add_argument("--datasets", help=f"comma-separated dataset names or .npz paths (default {DEFAULT_DATASET})")
-    sw.add_argument("--seeds", help="comma-separated seeds (default 0)")
-    _add_run_options(sw, preset_help="default: cpu without a GPU, paper with one (on Ray: whether the cluster has GPUs)")
-    sw.add_argument("--set", action="append", metavar="KEY=VALUE", help="a setting for every run, e.g. --set hidden=512,512; repeatable")
-    sw.add_argument("--root", help="where the runs and sweep.json go (default runs); use one root per sweep")
-    _add_dataset_dir(sw)
-    sw.add_argument("--workers", type=int, help="runs at a time, each in a fresh process; 0 = one after another in this process (default: 0 with <= 2 cores, else half the cores)")
-    sw.add_argument("--ray", metavar="ADDRESS", help="run on the Ray cluster at ADDRESS (e.g. auto, or HOST:6379), one task per run; needs pip install 'gcrl[ray]'")
-    sw.add_argument("--ray-cpus-per-run", type=float, help="CPUs Ray reserves for each run (default 1)")
-    sw.add_argument("--ray-gpus-per-run", type=float, help="GPUs Ray reserves for each run; a fraction shares a GPU (default: 1 if the cluster has GPUs, else 0)")
-    sw.add_argument("--dry-run", action="store_true", help="print each run and what would happen to it (skip, resume, start); run nothing")
-    sw.add_argument("--quiet", action="store_true", help="no progress bars")
-    sw.set_defaults(func=cmd_sweep)
-
-    rp = sub.add_parser(
-        "report",
-        help="tables and learning curves of runs, mean +- std over seeds, beside the published numbers",
-        description="Find the runs (directories with config.json) under the given paths, score each by the mean of its last evaluations, "
-        "aggregate over seeds per dataset and agent, and write report.md (a table in the papers' style, with the published numbers) "
-        "and one learning-curve PNG per dataset.",
-    )
-    rp.add_argument("paths", nargs="+", metavar="RUN_OR_ROOT", help="run directories, or folders to search for them (e.g. a sweep's root)")
-    rp.add_argument("--out", help="where report.md and the PNGs go (default: the first path given)")
-    rp.add_argument("--last", type=int, default=3, help="score each run by the mean of its last N evaluations (default 3)")
-    rp.add_argument("--name", default="report.md", help="the page's file name in --out (default report.md; README.md for a results folder)")
-    rp.add_argument("--intro", metavar="FILE", help="a markdown file placed after the title (what was run, how to rerun it, how to read it)")
-    rp.add_argument("--include", metavar="FILE", action="append", help="a markdown file appended after the table as its own section (repeatable)")
-    rp.add_argument("--maze-agent", metavar="AGENT", help="whose maze picture to show per dataset (default: the best of each row)")
-    rp.add_argument("--unfinished", action="store_true", help="also report runs that have not trained all their updates")
-    rp.set_defaults(func=cmd_report)
-
-    dg = sub.add_parser(
-        "dagger",
-        help="correct a hierarchical run's high level with the maze oracle (DAgger), the low level frozen",
-        description="DAgger on the high level only (pointmaze). Each round evaluates the hierarchy, then rolls it out again with corrections: "
-        "where the high level's subgoal is farther than --threshold from the maze oracle's (the next cell on a shortest path), the oracle's "
-        "is executed and (s, goal, oracle subgoal) recorded; then the high level alone is fine-tuned (its own Adam optimiser) on all "
-        "corrections so far, mixed with the original data. Works for hbc (subgoal observations; distances in xy) and hiql (targets "
-        "phi(s, oracle w); distances in phi-space). Prints success per round and writes OUT/dagger.json, corrections.npz and "
-        "high_actor.msgpack; evaluate the result with gcrl evaluate OUT.",
-    )
-    dg.add_argument("run_dir", help="a hbc or hiql run directory: its high level is corrected")
-    dg.add_argument("--low", metavar="RUN_DIR", help="take the low level from this run instead (e.g. a saw run's subpolicy); it stays frozen")
-    dg.add_argument("--rounds", type=int, default=3, help="correction rounds (default 3)")
-    dg.add_argument("--episodes", type=int, default=10, help="collection episodes per task per round (default 10)")
-    dg.add_argument("--eval-episodes", type=int, help="evaluation episodes per task per round (default: --episodes)")
-    dg.add_argument("--tasks", metavar="I,J,...", help="evaluation tasks (default 1,2,3,4,5)")
-    dg.add_argument("--updates", type=int, default=2000, help="high-level fine-tuning updates per round (default 2000)")
-    dg.add_argument("--batch-size", type=int, default=256, help="fine-tuning batch size (default 256)")
-    dg.add_argument("--lr", type=float, default=3e-4, help="fine-tuning learning rate (default 3e-4)")
-    dg.add_argument("--threshold", type=float, default=2.0, help="disagreement above which the oracle takes over: xy units for hbc (pointmaze cells are 4 wide), phi units for hiql (default 2.0)")
-    dg.add_argument("--mix-data", type=float, default=0.5, help="fraction of each fine-tuning batch from the original data's (s, goal, waypoint) triples (default 0.5; 0: corrections only)")
-    dg.add_argument("--replan", default="always", metavar="RULE", help="replanning rule during rollouts, as gcrl evaluate's --replan (default always)")
-    dg.add_argument("--subgoal-timeout", type=int, default=50, metavar="N", help="with reached:* rules, max steps per subgoal (default 50)")
-    dg.add_argument("--seed", type=int, default=0, help="seed of evaluation and fine-tuning (default 0)")
-    dg.add_argument("--out", help="output folder (default RUN_DIR/dagger)")
-    _add_dataset_dir(dg)
-    dg.add_argument("--quiet", action="store_true", help="no progress bars")
-    dg.set_defaults(func=cmd_dagger)
-    return parser
+COMMANDS = {
+    "datasets_generate": cmd_datasets_generate, "datasets_info": cmd_datasets_info, "datasets_list": cmd_datasets_list,
+    "train": cmd_train, "evaluate": cmd_evaluate, "bench": cmd_bench, "sweep": cmd_sweep, "report": cmd_report, "dagger": cmd_dagger,
+}  # fmt: skip
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -359,7 +197,7 @@ def main(argv: list[str] | None = None) -> int:
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
-    return run_command(args.func, args)
+    return run_command(COMMANDS[args.func], args)
 
 
 if __name__ == "__main__":

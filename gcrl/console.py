@@ -116,6 +116,11 @@ class RunsReporter(_BarOwner):
             console.print(f"[bold]sweep[/] {finished}/{self._total} runs: {counts}, elapsed {_clock(elapsed)}, ETA {_clock(eta_s)}", highlight=False)
 
 
+def warn(message: str) -> None:
+    """One `warning:` line on stderr: something went wrong, and gcrl went on."""
+    err_console.print(f"[bold yellow]warning:[/] {message}", highlight=False, soft_wrap=True)
+
+
 def run_command(main, *args) -> int:
     """Run a command's main, printing a GcrlError as one `error:` line (exit code 2) instead of a
     traceback: the cli's handling, for scripts under benchmarks/ too."""

@@ -7,3 +7,7 @@ class GcrlError(Exception):
 
 class DatasetError(GcrlError):
     """A dataset that is missing, malformed or cannot be read."""
+
+
+class DivergenceError(GcrlError):
+    """Training produced NaN or inf; the message names the loss, the update and the kept checkpoint."""

@@ -17,6 +17,7 @@ from typing import Callable
 import numpy as np
 from rich.table import Table
 
+from gcrl import faults
 from gcrl.console import Reporter
 from gcrl.envs.group import LocalEnvGroup, is_maze, make_env_group, make_envs  # noqa: F401  (make_envs, is_maze: re-exported)
 
@@ -95,6 +96,7 @@ def _run_task(policy: PolicyFn, group, count: int, task_id: int, seed: int, on_d
         # The full batch every step (finished episodes keep their last observation) so the policy
         # sees one shape; actions of finished episodes are ignored.
         actions = np.asarray(policy(obs, goals))
+        faults.point("evaluation")  # tests kill here, mid-episode
         for e, ob, done, success, xy in group.step(actions, running):
             obs[e] = ob
             lengths[e] += 1

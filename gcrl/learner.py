@@ -129,18 +129,45 @@ def over_seeds(fn, in_axes, mode: str = "auto"):
     return mapped
 
 
+HEALTH = "_health"  # the chunk's divergence watch, beside its metrics (not a metric: never logged)
+
+
+def all_finite(tree) -> jax.Array:
+    return jnp.all(jnp.stack([jnp.all(jnp.isfinite(x)) for x in jax.tree_util.tree_leaves(tree)]))
+
+
+def no_fault_yet(num_metrics: int) -> dict:
+    return {"first_nonfinite_update": jnp.asarray(-1, jnp.int32), "nonfinite_metrics": jnp.zeros(num_metrics, bool)}
+
+
+def watch_finite(watch: dict, metrics: dict, step) -> dict:
+    """Update a chunk's divergence watch with one update's metrics: the number of the first update
+    whose metrics held a NaN or inf, and which of them (by sorted name), both on the device, so that
+    catching divergence costs no host work per update."""
+    bad = jnp.stack([~jnp.all(jnp.isfinite(metrics[k])) for k in sorted(metrics)])
+    newly = (watch["first_nonfinite_update"] < 0) & bad.any()
+    return {"first_nonfinite_update": jnp.where(newly, step, watch["first_nonfinite_update"]).astype(jnp.int32),
+            "nonfinite_metrics": jnp.where(newly, bad, watch["nonfinite_metrics"])}  # fmt: skip
+
+
 def make_train_chunk(agent: Agent, batch_size: int, num_updates: int, seeds: bool = False, seed_mode: str = "auto", ynn_fusion: str = "auto"):
-    """A jitted function (state, data) -> (state, metrics averaged over `num_updates` updates).
+    """A jitted function (state, data) -> (state, metrics averaged over `num_updates` updates, plus
+    metrics[HEALTH]: where the chunk first went non-finite, see `watch_finite`).
     With `seeds`, the state is stacked over seeds: every seed trains in the one program, on the one
     dataset, each with its own batches, exactly as it would alone (see `over_seeds`). `ynn_fusion`:
     see `compiler_options`."""
 
     def chunk(state: TrainState, data: DeviceData):
-        def body(s, _):
-            return update(agent, s, data, batch_size)
+        def body(carry, _):
+            s, watch = carry
+            s, metrics = update(agent, s, data, batch_size)
+            return (s, watch_finite(watch, metrics, s.step)), metrics
 
-        state, metrics = jax.lax.scan(body, state, None, length=num_updates)
-        return state, jax.tree_util.tree_map(jnp.mean, metrics)
+        num_metrics = len(jax.eval_shape(lambda s: update(agent, s, data, batch_size)[1], state))
+        (state, watch), metrics = jax.lax.scan(body, (state, no_fault_yet(num_metrics)), None, length=num_updates)
+        metrics = jax.tree_util.tree_map(jnp.mean, metrics)
+        metrics[HEALTH] = {**watch, "params_finite": all_finite(state.params)}
+        return state, metrics
 
     if seeds:
         chunk = over_seeds(chunk, (0, None), seed_mode)

@@ -56,12 +56,20 @@ def load(path) -> Run:
 
     path = Path(path).expanduser()
     if (path / DAGGER_FILE).is_file():
-        info = json.loads((path / DAGGER_FILE).read_text())
-        base = Path(info["run_dir"])
+        try:
+            base = Path(json.loads((path / DAGGER_FILE).read_text())["run_dir"])
+        except (OSError, ValueError, KeyError, TypeError) as err:
+            raise GcrlError(f"{path / DAGGER_FILE} is damaged ({type(err).__name__}: {err}); run gcrl dagger again.") from None
         if not (base / "config.json").exists() and (path.parent / "config.json").exists():
             base = path.parent  # the default place: RUN_DIR/dagger, moved along with its run
         run = load(base)
-        high = serialization.from_bytes(run.params["high_actor"], (path / HIGH_PARAMS_FILE).read_bytes())
+        if "high_actor" not in run.params:
+            raise GcrlError(f"{path}: its run {base} is a {run.agent.name} run, which has no high level to replace.")
+        try:
+            high = serialization.from_bytes(run.params["high_actor"], (path / HIGH_PARAMS_FILE).read_bytes())
+        except Exception as err:  # missing, truncated, or another network's parameters
+            raise GcrlError(f"{path / HIGH_PARAMS_FILE} cannot be read as {base}'s high level ({type(err).__name__}: {err}); "
+                            "run gcrl dagger again.") from None  # fmt: skip
         return run._replace(path=path, params={**run.params, "high_actor": high})
     train_cfg, spec, agent, state = load_run(path)
     return Run(path, train_cfg, spec, agent, state.params, int(state.step))

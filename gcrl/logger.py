@@ -36,6 +36,13 @@ class MetricsLogger:
                 csv.writer(f).writerows([self._columns, *keep])
         return len(rows) - len(keep)
 
+    def has_step(self, step: int) -> bool:
+        """Whether a row was logged at `step`."""
+        if self._columns is None:
+            return False
+        with open(self.path, newline="") as f:
+            return any(row and row[0] != "step" and int(float(row[0])) == step for row in csv.reader(f))
+
     def log(self, step: int, metrics: dict[str, float]) -> None:
         row = {"step": int(step), **{k: float(v) for k, v in metrics.items()}}
         new_file = self._columns is None

@@ -14,6 +14,7 @@ import numpy as np
 
 from gcrl import agents, checkpoint, config
 from gcrl.agents.base import Agent, DataSpec
+from gcrl.data.files import write_text
 from gcrl.errors import GcrlError
 from gcrl.learner import TrainState, init_state
 
@@ -21,16 +22,30 @@ SPEC_FILE = "spec.json"
 
 
 def save_spec(run_dir: Path, spec: DataSpec) -> None:
-    (Path(run_dir) / SPEC_FILE).write_text(json.dumps(spec._asdict()))
+    write_text(Path(run_dir) / SPEC_FILE, json.dumps(spec._asdict()))
+
+
+def load_spec(run_dir: Path) -> DataSpec:
+    """The observation and action shapes a run was trained on (spec.json), checked."""
+    path = Path(run_dir) / SPEC_FILE
+    try:
+        raw = json.loads(path.read_text())
+        spec = DataSpec(tuple(int(d) for d in raw["observation_shape"]), bool(raw["pixels"]), int(raw["action_dim"]), bool(raw["discrete"]))
+    except FileNotFoundError:
+        raise GcrlError(f"{run_dir} has no {SPEC_FILE}: it never finished starting; train it again.") from None
+    except (OSError, ValueError, KeyError, TypeError) as err:
+        raise GcrlError(f"{path} is damaged ({type(err).__name__}: {err}); restore it from a copy, or train the run again.") from None
+    if spec.action_dim < 1 or any(d < 1 for d in spec.observation_shape):
+        raise GcrlError(f"{path} is damaged (shapes {spec.observation_shape} and {spec.action_dim}); restore it from a copy.")
+    return spec
 
 
 def load_run(run_dir) -> tuple[config.TrainConfig, object, Agent, TrainState]:
     run_dir = Path(run_dir).expanduser()
-    if not (run_dir / "config.json").exists():
-        raise GcrlError(f"{run_dir} is not a gcrl run directory (no config.json).")
-    train_cfg, agent_cfg = config.from_json((run_dir / "config.json").read_text())
-    raw = json.loads((run_dir / SPEC_FILE).read_text())
-    spec = DataSpec(tuple(raw["observation_shape"]), raw["pixels"], raw["action_dim"], raw["discrete"])
+    if not run_dir.is_dir():
+        raise GcrlError(f"{run_dir}: no such run directory.")
+    train_cfg, agent_cfg = config.read_run_config(run_dir)
+    spec = load_spec(run_dir)
     agent = agents.get(train_cfg.agent).make(agent_cfg, spec)
     template = init_state(agent, jax.random.PRNGKey(0))
     return train_cfg, spec, agent, checkpoint.restore(run_dir, template)

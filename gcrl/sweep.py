@@ -18,12 +18,13 @@ from dataclasses import asdict, dataclass, field, fields, replace
 from datetime import datetime
 from pathlib import Path
 
-from gcrl import agents, checkpoint, config, sweep_worker
+from gcrl import agents, checkpoint, config, faults, sweep_worker
 from gcrl.config import TrainConfig
 from gcrl.console import RunsReporter, console, err_console
 from gcrl.data import load, names
 from gcrl.data.files import atomic_path
 from gcrl.errors import GcrlError
+from gcrl.runlock import DirectoryLock
 
 GRID_KEYS = ("agents", "datasets", "seeds", "overrides", "set", "steps", "eval_every", "eval_episodes", "batch_size", "preset", "root", "dataset_dir")
 EXECUTION_KEYS = ("workers", "ray", "ray_cpus_per_run", "ray_gpus_per_run")
@@ -57,7 +58,7 @@ class Run:
     agent_cfg: object
     dataset_dir: str | None = None
     action: str = "start"  # start, resume or skip: what this sweep does with it
-    status: str = "pending"  # pending, running, skipped, done, failed, interrupted
+    status: str = "pending"  # pending, running, skipped, done, failed, diverged, interrupted
     error: str | None = None
     seconds: float | None = None
     step: int | None = None
@@ -258,8 +259,9 @@ class _Ledger:
 
     def counts(self) -> str:
         parts = [f"{self.count('done')} done", f"{self.count('skipped')} skipped", f"{self.count('failed')} failed"]
-        if self.count("interrupted"):
-            parts.append(f"{self.count('interrupted')} interrupted")
+        for status in ("diverged", "interrupted"):
+            if self.count(status):
+                parts.append(f"{self.count(status)} {status}")
         return ", ".join(parts)
 
     def finished(self) -> int:
@@ -277,7 +279,7 @@ class _Ledger:
             "execution": self.execution,
             "started": self.started,
             "updated": datetime.now().isoformat(timespec="seconds"),
-            "counts": {s: self.count(s) for s in ("pending", "running", "skipped", "done", "failed", "interrupted")},
+            "counts": {s: self.count(s) for s in ("pending", "running", "skipped", "done", "failed", "diverged", "interrupted")},
             "runs": [r.record() for r in self.runs],
         }
         with atomic_path(Path(self.grid.root) / SWEEP_FILE) as tmp:
@@ -297,8 +299,8 @@ class _Ledger:
             score = f", success {100 * run.overall:.1f}%" if run.overall is not None else ""
             how = "resumed, " if run.action == "resume" else ""
             console.print(f"[green]done[/] {run.describe()} ({how}{minutes}{score})", highlight=False)
-        elif run.status == "failed":
-            console.print(f"[red]failed[/] {run.describe()}: {run.error}  (log: {run.run_dir / sweep_worker.LOG})", highlight=False)
+        elif run.status in ("failed", "diverged"):
+            console.print(f"[red]{run.status}[/] {run.describe()}: {run.error}  (log: {run.run_dir / sweep_worker.LOG})", highlight=False)
         else:
             console.print(f"[yellow]interrupted[/] {run.describe()}" + (f" at update {run.step:,}" if run.step else ""), highlight=False)
         reporter.update(self.finished(), self.counts(), self.eta())
@@ -309,6 +311,7 @@ def _run_here(todo: list[Run], ledger: _Ledger, reporter: RunsReporter, progress
     for run in todo:
         console.rule(f"{run.describe()}: {'resuming' if run.action == 'resume' else 'starting'}", style="dim")
         ledger.start(run)
+        faults.point("sweep-run")  # tests kill the sweep here, its ledger saying 'running'
         ledger.finish(run, sweep_worker.run_one(run.job(progress)), reporter)
         if run.status == "interrupted":  # Ctrl-C inside the run: it saved; stop the sweep
             raise KeyboardInterrupt
@@ -426,7 +429,13 @@ def run_sweep(grid: Grid, workers: int | None = None, ray_address: str | None = 
             console.print(f"  {run.action:6} {run.run_dir}  ({run.train_cfg.steps:,} updates)", highlight=False, soft_wrap=True)
         return runs
 
-    ledger = _Ledger(grid, runs, {**execution, "preset": preset})
+    with DirectoryLock(Path(grid.root), what="--root"):
+        return _run_locked(grid, runs, todo, {**execution, "preset": preset}, ray, workers, ray_cpus_per_run, gpus if ray is not None else 0.0, progress)
+
+
+def _run_locked(grid: Grid, runs: list[Run], todo: list[Run], execution: dict, ray, workers, ray_cpus_per_run, gpus, progress) -> list[Run]:
+    """The sweep proper, with its root locked against a second sweep."""
+    ledger = _Ledger(grid, runs, execution)
     ledger.write()
     if not todo:
         console.print(f"Report: gcrl report {grid.root}")
@@ -483,10 +492,12 @@ def _prepare_datasets(grid: Grid) -> None:
 def _print_summary(ledger: _Ledger) -> None:
     elapsed = time.monotonic() - ledger.t0
     console.print(f"[bold]Sweep finished[/] in {elapsed / 60:.1f} min: {ledger.counts()}. Status of every run: {Path(ledger.grid.root) / SWEEP_FILE}", highlight=False)
-    failed = [r for r in ledger.runs if r.status == "failed"]
+    failed = [r for r in ledger.runs if r.status in ("failed", "diverged")]
     if failed:
-        err_console.print(f"[bold red]{len(failed)} run(s) failed:[/]")
+        kinds = ", ".join(f"{sum(r.status == k for r in failed)} {k}" for k in ("failed", "diverged") if any(r.status == k for r in failed))
+        err_console.print(f"[bold red]{len(failed)} run(s) did not finish ({kinds}):[/] fix the cause and run the sweep again to retry them "
+                          "(a diverged run resumes from its last finite checkpoint; change its settings with --set first)")  # fmt: skip
         for run in failed:
-            err_console.print(f"  {run.describe()}: {run.error}\n    log: {run.run_dir / sweep_worker.LOG}", highlight=False, soft_wrap=True)
+            err_console.print(f"  {run.status}: {run.describe()}: {run.error}\n    log: {run.run_dir / sweep_worker.LOG}", highlight=False, soft_wrap=True)
     else:
         console.print(f"Report: gcrl report {ledger.grid.root}")

@@ -29,6 +29,11 @@ def describe(err: BaseException) -> str:
     return text if isinstance(err, GcrlError) else f"{type(err).__name__}: {text}".rstrip(": ")
 
 
+def _log_failure(log_path: Path, what: str) -> None:
+    with open(log_path, "a") as log:  # also in-process and in a child: the terminal may be long gone
+        log.write(f"\n--- {datetime.now():%Y-%m-%d %H:%M:%S} {what}:\n{traceback.format_exc()}")
+
+
 def run_one(job: dict, capture: bool = False) -> dict:
     """Train (or resume) one run. capture: send its printed output to RUN_DIR/train.log (a Ray task,
     whose output would otherwise stream into the driver's terminal)."""
@@ -41,6 +46,8 @@ def run_one(job: dict, capture: bool = False) -> dict:
             log = stack.enter_context(open(log_path, "a", buffering=1))
             stack.enter_context(contextlib.redirect_stdout(log))
             stack.enter_context(contextlib.redirect_stderr(log))
+        from gcrl.errors import DivergenceError
+
         try:
             from gcrl.config import from_json
             from gcrl.train import train
@@ -49,9 +56,11 @@ def run_one(job: dict, capture: bool = False) -> dict:
             summary = train(train_cfg, agent_cfg, run_dir=run_dir, dataset_dir=job.get("dataset_dir"), resume=job["resume"], progress=job.get("progress", False))
         except KeyboardInterrupt:
             return result("interrupted", time.perf_counter() - start, "interrupted before its first checkpoint of this attempt")
+        except DivergenceError as err:  # its last finite checkpoint stays; a rerun of the sweep resumes from it
+            _log_failure(log_path, "diverged")
+            return result("diverged", time.perf_counter() - start, describe(err))
         except Exception as err:
-            with open(log_path, "a") as log:  # also in-process and in a child: the terminal may be long gone
-                log.write(f"\n--- {datetime.now():%Y-%m-%d %H:%M:%S} failed:\n{traceback.format_exc()}")
+            _log_failure(log_path, "failed")
             return result("failed", time.perf_counter() - start, describe(err))
     seconds = time.perf_counter() - start
     overall = (summary.get("eval") or {}).get("overall")

@@ -1,9 +1,18 @@
-"""The one training loop, generic over agents.
+"""The one training loop, generic over agents. A job trains one run per seed in one program:
 
-Updates run in jitted chunks of `log_every` updates (one `lax.scan`, batches sampled on the
-device); between chunks the loop logs train and validation losses, evaluates every `eval_every`
-updates, checkpoints, and updates the progress bar. Ctrl-C stops after the current chunk, saves,
-and exits cleanly (a second Ctrl-C aborts; the last checkpoint stays).
+    open_runs   the run directories, new or resumed, each locked to this process
+    load        the dataset, on the device
+    build       the agent and its state: fresh, or each seed's newest verified checkpoint
+    compile     a chunk of `log_every` updates as one lax.scan, and the validation loss
+    per chunk   update -> check health -> log -> checkpoint -> evaluate
+    finish      the last checkpoint, summary.json, the closing line
+
+Health: every chunk reports on the device where its metrics first went non-finite and whether the
+parameters still are; a diverged run stops with an error naming the loss and the update, and its
+last finite checkpoint is never overwritten. Ctrl-C stops after the current chunk, saves and exits
+(a second Ctrl-C aborts; the last checkpoint stays). SIGKILL at any moment loses at most the updates
+since the last checkpoint: a chunk whose evaluation is due is checkpointed before evaluating, and a
+resumed run first makes up an evaluation that was cut short.
 """
 
 from __future__ import annotations
@@ -13,22 +22,24 @@ import resource
 import signal
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
 import jax
 
-from gcrl import agents, checkpoint
+from gcrl import agents, checkpoint, config, faults
 from gcrl.agents.base import DataSpec
-from gcrl.config import TrainConfig, from_json, to_json
+from gcrl.config import TrainConfig, to_json
 from gcrl.console import Reporter, console
 from gcrl.data import load, names, sampling
 from gcrl.data.dataset import Dataset
-from gcrl.errors import GcrlError
-from gcrl.learner import init_state, make_loss_eval, make_train_chunk, seed_state, stack_states
+from gcrl.data.files import write_text
+from gcrl.errors import DivergenceError, GcrlError
+from gcrl.learner import HEALTH, init_state, make_loss_eval, make_train_chunk, seed_state, stack_states
 from gcrl.logger import MetricsLogger
 from gcrl.policy import Policy, save_spec
+from gcrl.runlock import DirectoryLock, remove_partials
 
 
 def default_run_dir(train_cfg: TrainConfig, root: str = "runs", stamp: str | None = None) -> Path:
@@ -117,7 +128,7 @@ def run_evaluation(policy: Policy, env_name: str, episodes: int, seed: int, run_
     out = Path(run_dir) / "eval"
     out.mkdir(exist_ok=True)
     record = {"step": step, **result.to_dict()}
-    (out / f"step_{step:08d}.json").write_text(json.dumps(record, indent=2))
+    write_text(out / f"step_{step:08d}.json", json.dumps(record, indent=2))
     if result.tasks and result.tasks[0].trajectories:
         from gcrl.plots import plot_maze
 
@@ -126,29 +137,69 @@ def run_evaluation(policy: Policy, env_name: str, episodes: int, seed: int, run_
     return result
 
 
-def train(train_cfg: TrainConfig, agent_cfg, run_dir: Path | None = None, dataset_dir=None, resume: bool = False, progress: bool = True) -> dict:
+def train(train_cfg: TrainConfig, agent_cfg, run_dir: Path | None = None, dataset_dir=None, resume: bool = False, progress: bool = True,
+          changes: dict[str, str] | None = None) -> dict:  # fmt: skip
     """Train (or resume) one run; returns its summary (also written to summary.json)."""
-    return train_seeds(train_cfg, agent_cfg, [train_cfg.seed], run_dir, dataset_dir, resume, progress)[0]
+    return train_seeds(train_cfg, agent_cfg, [train_cfg.seed], run_dir, dataset_dir, resume, progress, changes)[0]
 
+
+# ---- the job's pieces ---------------------------------------------------------------------------
 
 @dataclass
-class _SeedRun:
-    """One seed's share of a training job: its run directory, logs and last evaluation."""
+class SeedRun:
+    """One seed's share of a training job: its run directory (locked), logs and last evaluation."""
 
     cfg: TrainConfig
     run_dir: Path
+    lock: DirectoryLock
+    created: bool = False  # this job made the directory (removed again if the job fails before training)
     logger: MetricsLogger | None = None
     eval_logger: MetricsLogger | None = None
     policy: Policy | None = None
     result: object = None
+    eval_pending: bool = False  # its checkpoint was saved for an evaluation that never finished
 
-    def open_logs(self):
+    def open_logs(self, resumed_at: int | None):
         self.logger, self.eval_logger = MetricsLogger(self.run_dir), MetricsLogger(self.run_dir, "eval.csv", tensorboard=False)
+        if resumed_at is not None:  # the updates after the checkpoint are done again: so are their rows
+            self.logger.drop_after(resumed_at)
+            self.eval_logger.drop_after(resumed_at)
+            self.eval_pending = self.eval_pending and not self.eval_logger.has_step(resumed_at)
 
     def close(self):
         for log in (self.logger, self.eval_logger):
             if log is not None:
                 log.close()
+        self.logger = self.eval_logger = None
+        self.lock.release()
+
+
+@dataclass
+class Job:
+    """What one compilation serves: the seeds' runs, the data, the agent, the stacked state."""
+
+    train_cfg: TrainConfig
+    agent_cfg: object
+    runs: list[SeedRun]
+    resume: bool
+    progress: bool
+    timings: Timings = field(default_factory=Timings)
+    data: object = None
+    val_data: object = None
+    spec: DataSpec | None = None
+    agent: object = None
+    state: object = None
+    step: int = 0
+    saved_step: int = -1
+    envs: object = None
+    metric_names: list[str] = field(default_factory=list)  # the agent's metrics, as the health watch orders them
+
+    @property
+    def many(self) -> bool:
+        return len(self.runs) > 1
+
+    def of_seed(self, tree, i: int):
+        return seed_state(tree, i) if self.many else tree
 
 
 def _seed_run_dirs(train_cfg: TrainConfig, seeds: list[int], run_dir, resume: bool) -> list[Path]:
@@ -170,157 +221,279 @@ def _with_seed(train_cfg: TrainConfig, seed: int) -> TrainConfig:
     return TrainConfig(**{**train_cfg.__dict__, "seed": seed})
 
 
-def train_seeds(
-    train_cfg: TrainConfig, agent_cfg, seeds: list[int], run_dir: Path | None = None, dataset_dir=None, resume: bool = False, progress: bool = True
-) -> list[dict]:
-    """Train (or resume) one run per seed in one program: with several seeds the agent state is
-    stacked and each chunk of updates runs every seed (vmapped on a GPU, see learner.over_seeds),
-    each seed getting the numbers it would get alone; one dataset load and one compilation serve
-    them all. Returns the summaries, one per seed."""
+def _resumed_configs(directory: Path, train_cfg: TrainConfig, changes: dict[str, str] | None):
+    """A resumed run's saved settings, with the larger update count and the --set changes applied."""
+    if not checkpoint.exists(directory):
+        raise GcrlError(f"--resume: no checkpoint found in {directory}.")
+    saved_train, saved_agent = config.read_run_config(directory)
+    saved_train = TrainConfig(**{**saved_train.__dict__, "steps": max(train_cfg.steps, saved_train.steps)})
+    new_train, new_agent = config.override(saved_train, saved_agent, changes or {})
+    for key, (old, new) in config.differences((saved_train, saved_agent), (new_train, new_agent)).items():
+        console.print(f"  resuming {directory} with {key} = {new} (was {old})", highlight=False)
+    return new_train, new_agent
+
+
+def open_runs(train_cfg, agent_cfg, seeds, run_dir, resume: bool, changes) -> tuple[list[SeedRun], object]:
+    """Lock each seed's run directory; a resumed run takes its saved settings (plus `changes`)."""
     if len(set(seeds)) != len(seeds) or not seeds:
         raise GcrlError(f"--seeds must be distinct integers, got {seeds}.")
-    timings = Timings()
-    many = len(seeds) > 1
-    dirs = _seed_run_dirs(train_cfg, seeds, run_dir, resume)
-    runs = []
-    for seed, directory in zip(seeds, dirs):
-        cfg = _with_seed(train_cfg, seed)
-        if resume:
-            if not checkpoint.exists(directory):
-                raise GcrlError(f"--resume: no checkpoint found in {directory}.")
-            saved_train, agent_cfg = from_json((directory / "config.json").read_text())
-            cfg = TrainConfig(**{**saved_train.__dict__, "steps": max(train_cfg.steps, saved_train.steps)})
-        elif checkpoint.exists(directory):
-            raise GcrlError(f"{directory} already holds a run. Pass --resume to continue it, or choose another --run-dir.")
-        directory.mkdir(parents=True, exist_ok=True)
-        runs.append(_SeedRun(cfg, directory))
-    train_cfg = runs[0].cfg
+    runs: list[SeedRun] = []
+    try:
+        for seed, directory in zip(seeds, _seed_run_dirs(train_cfg, seeds, run_dir, resume)):
+            created = not directory.exists()
+            run = SeedRun(_with_seed(train_cfg, seed), directory, DirectoryLock(directory).acquire(), created)
+            runs.append(run)
+            if resume:
+                run.cfg, agent_cfg = _resumed_configs(directory, train_cfg, changes)
+            elif checkpoint.exists(directory):
+                raise GcrlError(f"{directory} already holds a run. Pass --resume to continue it, or choose another --run-dir.")
+            remove_partials(directory)
+    except BaseException:
+        _abandon(runs)
+        raise
+    return runs, agent_cfg
 
-    start = time.perf_counter()
-    train_set, val_set = load_data(train_cfg.dataset, dataset_dir, progress)
-    data, val_data = sampling.to_device(train_set), (sampling.to_device(val_set) if val_set is not None else None)
-    timings.load_s = time.perf_counter() - start
-    spec = data_spec(train_set)
-    agent = agents.get(train_cfg.agent).make(agent_cfg, spec)
 
-    states = []
+def _abandon(runs: list[SeedRun]) -> None:
+    """Close runs of a job that failed before training; remove directories it made that stayed empty."""
     for run in runs:
-        (run.run_dir / "config.json").write_text(to_json(run.cfg, agent_cfg))
-        save_spec(run.run_dir, spec)
-        state = init_state(agent, jax.random.PRNGKey(run.cfg.seed))
-        states.append(checkpoint.restore(run.run_dir, state) if resume else state)
+        run.close()
+        if run.created and all(p.name == ".gcrl.lock" for p in run.run_dir.iterdir()):
+            (run.run_dir / ".gcrl.lock").unlink(missing_ok=True)
+            run.run_dir.rmdir()
+
+
+def load_phase(job: Job, dataset_dir) -> Dataset:
+    start = time.perf_counter()
+    train_set, val_set = load_data(job.train_cfg.dataset, dataset_dir, job.progress)
+    job.data = sampling.to_device(train_set)
+    job.val_data = sampling.to_device(val_set) if val_set is not None else None
+    job.timings.load_s = time.perf_counter() - start
+    job.spec = data_spec(train_set)
+    return train_set
+
+
+def build_phase(job: Job) -> None:
+    """The agent and the stacked state of every seed, fresh or from its newest verified checkpoint."""
+    job.agent = agents.get(job.train_cfg.agent).make(job.agent_cfg, job.spec)
+    states = []
+    for run in job.runs:
+        state = init_state(job.agent, jax.random.PRNGKey(run.cfg.seed))
+        if job.resume:
+            state, header = checkpoint.restore_latest(run.run_dir, state)
+            run.eval_pending = bool(header.get("eval_pending"))
+        states.append(state)
     steps = {int(s.step) for s in states}
     if len(steps) > 1:
         raise GcrlError(f"--resume: the seeds stopped at different updates ({sorted(steps)}); resume them one at a time.")
-    step = steps.pop()
-    state = stack_states(states) if many else states[0]
-    del states
-    seed_text = f"seeds {', '.join(map(str, seeds))} together" if many else f"seed {seeds[0]}"
+    job.step = job.saved_step = steps.pop() if job.resume else 0
+    for run in job.runs:  # written only now: a failed resume leaves the saved settings as they were
+        write_text(run.run_dir / "config.json", to_json(run.cfg, job.agent_cfg))
+        save_spec(run.run_dir, job.spec)
+        run.open_logs(job.step if job.resume else None)
+    job.state = stack_states(states) if job.many else states[0]
+
+
+def announce(job: Job, train_set: Dataset) -> None:
+    cfg, seeds = job.train_cfg, [run.cfg.seed for run in job.runs]
+    seed_text = f"seeds {', '.join(map(str, seeds))} together" if job.many else f"seed {seeds[0]}"
     console.print(
-        f"[bold]{agent.name}[/] on [bold]{train_cfg.dataset}[/] ({train_set.num_transitions():,} transitions), "
-        f"preset {train_cfg.preset}, batch {train_cfg.batch_size}, hidden {agent_cfg.hidden}, {train_cfg.steps:,} updates, "
-        f"{seed_text}, on {jax.default_backend()}{f', resuming at {step:,}' if step else ''}\n"
-        + "\n".join(f"  run directory: {run.run_dir}" for run in runs)
+        f"[bold]{job.agent.name}[/] on [bold]{cfg.dataset}[/] ({train_set.num_transitions():,} transitions), "
+        f"preset {cfg.preset}, batch {cfg.batch_size}, hidden {job.agent_cfg.hidden}, {cfg.steps:,} updates, "
+        f"{seed_text}, on {jax.default_backend()}{f', resuming at {job.step:,}' if job.step else ''}\n"
+        + "\n".join(f"  run directory: {run.run_dir}" for run in job.runs)
     )
-
-    chunk_size = max(1, min(train_cfg.log_every, train_cfg.steps))
-    start = time.perf_counter()
-    chunk = make_train_chunk(agent, train_cfg.batch_size, chunk_size, seeds=many, ynn_fusion=train_cfg.xla_cpu_ynn_fusion).lower(state, data).compile()
-    timings.compile_s = time.perf_counter() - start
-    tail_chunks: dict[int, object] = {}
-    val_loss = make_loss_eval(agent, train_cfg.batch_size, seeds=many, ynn_fusion=train_cfg.xla_cpu_ynn_fusion)
-    val_key = jax.random.PRNGKey(train_cfg.seed + 1)
-
-    env_name = env_name_for(train_cfg.dataset)
-    if env_name is None and train_cfg.eval_episodes > 0:
+    if env_name_for(cfg.dataset) is None and cfg.eval_episodes > 0:
         console.print("  (a dataset from a file has no OGBench environment: no evaluation; losses only)")
-    envs = None
-    for run in runs:
-        run.open_logs()
-        if resume:  # the updates after the checkpoint are done again: so are their rows
-            run.logger.drop_after(step)
-            run.eval_logger.drop_after(step)
-    reporter = Reporter("train", train_cfg.steps, "updates", enabled=progress, start=step)
 
-    def of_seed(tree, i):
-        return seed_state(tree, i) if many else tree
 
+class Program:
+    """The compiled update chunks (one per chunk length: the last may be shorter) and validation loss."""
+
+    def __init__(self, job: Job):
+        cfg = job.train_cfg
+        self.job, self.size = job, max(1, min(cfg.log_every, cfg.steps))
+        self._chunks: dict[int, object] = {}
+        start = time.perf_counter()
+        self._chunks[self.size] = self._make(self.size).lower(job.state, job.data).compile()
+        job.timings.compile_s = time.perf_counter() - start
+        self.val_loss = make_loss_eval(job.agent, cfg.batch_size, seeds=job.many, ynn_fusion=cfg.xla_cpu_ynn_fusion)
+        self.val_key = jax.random.PRNGKey(cfg.seed + 1)
+
+    def _make(self, n: int):
+        return make_train_chunk(self.job.agent, self.job.train_cfg.batch_size, n, seeds=self.job.many, ynn_fusion=self.job.train_cfg.xla_cpu_ynn_fusion)
+
+    def chunk(self, n: int):
+        if n not in self._chunks:
+            self._chunks[n] = self._make(n)
+        return self._chunks[n]
+
+    def validation(self, state):
+        if self.job.val_data is None:
+            return None
+        self.val_key, key = jax.random.split(self.val_key)
+        keys = jax.random.split(key, len(self.job.runs)) if self.job.many else key
+        return jax.device_get(self.val_loss(state, self.job.val_data, keys))
+
+
+# ---- one chunk's phases ---------------------------------------------------------------------------
+
+def update_phase(job: Job, program: Program) -> tuple[int, dict]:
+    """Run the next chunk of updates; returns (its length, its metrics on the host)."""
+    n = min(program.size, job.train_cfg.steps - job.step)
+    t0 = time.perf_counter()
+    job.state, metrics = program.chunk(n)(job.state, job.data)
+    faults.point("update-chunk")  # tests kill here, with the chunk in flight
+    metrics = jax.device_get(metrics)
+    job.timings.train_s += time.perf_counter() - t0
+    job.timings.updates += n
+    job.step += n
+    return n, metrics
+
+
+def check_health(job: Job, health: dict, n: int) -> None:
+    """Raise DivergenceError if any seed's chunk went non-finite: which losses, at which update."""
+    for i, run in enumerate(job.runs):
+        seed = job.of_seed(health, i)
+        first = int(seed["first_nonfinite_update"])
+        if first < 0 and bool(seed["params_finite"]):
+            continue
+        keys = sorted(job.metric_names)
+        bad = [k for k, flag in zip(keys, seed["nonfinite_metrics"]) if flag] if first >= 0 else []
+        losses = [k for k in bad if "loss" in k] or bad
+        what = f"{', '.join(losses[:4])} became non-finite at update {first:,}" if first >= 0 else f"the parameters became non-finite by update {job.step:,}"
+        last = checkpoint.latest_step(run.run_dir)
+        kept = f"its last finite checkpoint (update {last:,}) is kept" if last is not None else "it has no checkpoint yet"
+        raise DivergenceError(
+            f"training diverged: {what} (chunk of updates {job.step - n + 1:,}-{job.step:,}, seed {run.cfg.seed}); {kept}. "
+            f"Resume from it with different settings, e.g.:  gcrl train --resume --run-dir {run.run_dir} --set lr={job.agent_cfg.lr / 3:.2g}"
+        )
+
+
+def log_phase(job: Job, metrics: dict, val_metrics: dict | None) -> None:
+    for i, run in enumerate(job.runs):
+        row = {f"train/{k}": v for k, v in job.of_seed(metrics, i).items()}
+        if val_metrics is not None:
+            row.update({f"val/{k}": v for k, v in job.of_seed(val_metrics, i).items()})
+        row["updates_per_s"] = job.timings.updates / job.timings.train_s
+        run.logger.log(job.step, row)
+
+
+def save_phase(job: Job, eval_pending: bool = False) -> None:
+    for i, run in enumerate(job.runs):
+        checkpoint.save(run.run_dir, job.of_seed(job.state, i), job.step, keep=run.cfg.keep_checkpoints, meta={"eval_pending": eval_pending})
+    job.saved_step = job.step
+
+
+def evaluate_phase(job: Job) -> None:
+    """Evaluate every seed at the current update (environments made once, reused)."""
+    env_name, cfg = env_name_for(job.train_cfg.dataset), job.train_cfg
+    t0 = time.perf_counter()
+    if job.envs is None:
+        from gcrl.envs.group import make_env_group
+
+        job.envs = make_env_group(env_name, cfg.eval_episodes)
+    for i, run in enumerate(job.runs):
+        params = job.of_seed(job.state.params, i)
+        if run.policy is None:
+            run.policy = Policy(job.agent, params, job.spec, cfg.eval_temperature, seed=run.cfg.seed)
+        run.policy.params = params
+        run.result = run_evaluation(run.policy, env_name, cfg.eval_episodes, run.cfg.seed, run.run_dir, job.step, job.progress, job.envs)
+        run.eval_logger.log(job.step, {"overall": run.result.overall, **{f"task{j + 1}": s for j, s in enumerate(run.result.per_task)}})
+        run.eval_pending = False
+    job.timings.eval_s += time.perf_counter() - t0
+
+
+def _can_evaluate(job: Job) -> bool:
+    return env_name_for(job.train_cfg.dataset) is not None and job.train_cfg.eval_episodes > 0
+
+
+def loop(job: Job, program: Program) -> None:
+    """Chunks of updates until the budget is spent or Ctrl-C: update, check, log, save, evaluate."""
+    cfg = job.train_cfg
+    if job.resume and _can_evaluate(job) and any(run.eval_pending for run in job.runs):
+        console.print(f"  the evaluation at update {job.step:,} was cut short: making it up first")
+        evaluate_phase(job)
+    reporter = Reporter("train", cfg.steps, "updates", enabled=job.progress, start=job.step)
     try:
         with _StopFlag() as stop:
-            while step < train_cfg.steps and not stop.requested:
-                n = min(chunk_size, train_cfg.steps - step)
-                if n != chunk_size and n not in tail_chunks:  # a shorter last chunk compiles once more
-                    tail_chunks[n] = make_train_chunk(agent, train_cfg.batch_size, n, seeds=many, ynn_fusion=train_cfg.xla_cpu_ynn_fusion)
-                fn = chunk if n == chunk_size else tail_chunks[n]
-                t0 = time.perf_counter()
-                state, metrics = fn(state, data)
-                metrics = jax.device_get(metrics)
-                timings.train_s += time.perf_counter() - t0
-                timings.updates += n
-                previous, step = step, step + n
-                val_metrics = None
-                if val_data is not None:
-                    val_key, key = jax.random.split(val_key)
-                    keys = jax.random.split(key, len(runs)) if many else key
-                    val_metrics = jax.device_get(val_loss(state, val_data, keys))
-                for i, run in enumerate(runs):
-                    row = {f"train/{k}": v for k, v in of_seed(metrics, i).items()}
-                    if val_metrics is not None:
-                        row.update({f"val/{k}": v for k, v in of_seed(val_metrics, i).items()})
-                    row["updates_per_s"] = timings.updates / timings.train_s
-                    run.logger.log(step, row)
+            while job.step < cfg.steps and not stop.requested:
+                previous = job.step
+                n, metrics = update_phase(job, program)
+                health = metrics.pop(HEALTH)
+                job.metric_names = list(metrics)
+                log_phase(job, metrics, program.validation(job.state))
+                check_health(job, health, n)
                 reporter.advance(n)
-                if step % train_cfg.checkpoint_every < n or step == train_cfg.steps:
-                    for i, run in enumerate(runs):
-                        checkpoint.save(run.run_dir, of_seed(state, i), step)
-                due = train_cfg.eval_every and previous // train_cfg.eval_every != step // train_cfg.eval_every
-                if env_name and (due or step == train_cfg.steps) and train_cfg.eval_episodes > 0:
+                evaluate_now = _can_evaluate(job) and (job.step == cfg.steps or (cfg.eval_every and previous // cfg.eval_every != job.step // cfg.eval_every))
+                if evaluate_now or job.step % cfg.checkpoint_every < n or job.step == cfg.steps:
+                    save_phase(job, eval_pending=bool(evaluate_now))
+                if evaluate_now:
                     reporter.close()
-                    t0 = time.perf_counter()
-                    if envs is None:  # made once, reused by every evaluation (as the compiled policy)
-                        from gcrl.envs.group import make_env_group
-
-                        envs = make_env_group(env_name, train_cfg.eval_episodes)
-                    for i, run in enumerate(runs):
-                        params = of_seed(state.params, i)
-                        if run.policy is None:
-                            run.policy = Policy(agent, params, spec, train_cfg.eval_temperature, seed=run.cfg.seed)
-                        run.policy.params = params
-                        run.result = run_evaluation(run.policy, env_name, train_cfg.eval_episodes, run.cfg.seed, run.run_dir, step, progress, envs)
-                        run.eval_logger.log(step, {"overall": run.result.overall, **{f"task{j + 1}": s for j, s in enumerate(run.result.per_task)}})
-                    timings.eval_s += time.perf_counter() - t0
-                    if step < train_cfg.steps:
-                        reporter = Reporter("train", train_cfg.steps, "updates", enabled=progress, start=step)
+                    evaluate_phase(job)
+                    if job.step < cfg.steps:
+                        reporter = Reporter("train", cfg.steps, "updates", enabled=job.progress, start=job.step)
     finally:
         reporter.close()
+
+
+def finish(job: Job) -> list[dict]:
+    """Save (if the last chunk was not), write each seed's summary.json, print the closing line."""
+    if job.saved_step != job.step:
+        save_phase(job)
+    summaries = []
+    for run in job.runs:
+        summary = {
+            "run_dir": str(run.run_dir), "agent": job.agent.name, "dataset": job.train_cfg.dataset, "seed": run.cfg.seed,
+            "seeds_in_parallel": len(job.runs), "step": job.step, "finished": job.step >= job.train_cfg.steps,
+            "timings": job.timings.as_dict(), "eval": run.result.to_dict() if run.result is not None else None,
+        }  # fmt: skip
+        write_text(run.run_dir / "summary.json", json.dumps(summary, indent=2))
+        summaries.append(summary)
+    _closing_line(job)
+    return summaries
+
+
+def _closing_line(job: Job) -> None:
+    runs, many = job.runs, job.many
+    if job.step < job.train_cfg.steps:
+        where = runs[0].run_dir.parent if many else runs[0].run_dir
+        seeds = f" --seeds {','.join(str(r.cfg.seed) for r in runs)}" if many else ""
+        console.print(f"Saved at update {job.step:,}. Resume with:  gcrl train --resume --run-dir {where}{seeds}")
+        return
+    t = job.timings.as_dict()
+    per_seed = f"{t['updates_per_s']:.0f} updates/s{' per seed' if many else ''}"
+    console.print(
+        f"Done: {job.step:,} updates at {per_seed} (load {t['load_s']:.1f} s, compile {t['compile_s']:.1f} s, updates "
+        f"{t['train_s']:.1f} s, evaluation {t['eval_s']:.1f} s; peak memory {t['peak_rss_mb']:.0f} MB).\n"
+        f"  run director{'ies' if many else 'y'}: {' '.join(str(run.run_dir) for run in runs)}"
+    )
+
+
+def train_seeds(train_cfg: TrainConfig, agent_cfg, seeds: list[int], run_dir: Path | None = None, dataset_dir=None, resume: bool = False,
+                progress: bool = True, changes: dict[str, str] | None = None) -> list[dict]:  # fmt: skip
+    """Train (or resume) one run per seed in one program: with several seeds the agent state is
+    stacked and each chunk of updates runs every seed (vmapped on a GPU, see learner.over_seeds),
+    each seed getting the numbers it would get alone; one dataset load and one compilation serve
+    them all. `changes` (--set text) apply on top of a resumed run's saved settings. Returns the
+    summaries, one per seed."""
+    runs, agent_cfg = open_runs(train_cfg, agent_cfg, seeds, run_dir, resume, changes)
+    job = Job(runs[0].cfg, agent_cfg, runs, resume, progress)
+    started = False
+    try:
+        train_set = load_phase(job, dataset_dir)
+        build_phase(job)
+        started = True
+        announce(job, train_set)
+        program = Program(job)
+        loop(job, program)
+        return finish(job)
+    except BaseException:
+        if not started:
+            _abandon(runs)
+        raise
+    finally:
+        if job.envs is not None:
+            job.envs.close()
         for run in runs:
             run.close()
-        if envs is not None:
-            envs.close()
-    summaries = []
-    for i, run in enumerate(runs):
-        checkpoint.save(run.run_dir, of_seed(state, i), step)
-        summary = {
-            "run_dir": str(run.run_dir),
-            "agent": agent.name,
-            "dataset": train_cfg.dataset,
-            "seed": run.cfg.seed,
-            "seeds_in_parallel": len(runs),
-            "step": step,
-            "finished": step >= train_cfg.steps,
-            "timings": timings.as_dict(),
-            "eval": run.result.to_dict() if run.result is not None else None,
-        }
-        (run.run_dir / "summary.json").write_text(json.dumps(summary, indent=2))
-        summaries.append(summary)
-    where = " ".join(str(run.run_dir) for run in runs)
-    if step < train_cfg.steps:
-        console.print(f"Saved at update {step:,}. Resume with:  gcrl train --resume --run-dir {runs[0].run_dir if not many else runs[0].run_dir.parent} {'--seeds ' + ','.join(map(str, seeds)) if many else ''}".rstrip())
-    else:
-        t = timings.as_dict()
-        per_seed = f"{t['updates_per_s']:.0f} updates/s{' per seed' if many else ''}"
-        console.print(
-            f"Done: {step:,} updates at {per_seed} (load {t['load_s']:.1f} s, compile "
-            f"{t['compile_s']:.1f} s, updates {t['train_s']:.1f} s, evaluation {t['eval_s']:.1f} s; peak memory {t['peak_rss_mb']:.0f} MB).\n  run director{'ies' if many else 'y'}: {where}"
-        )
-    return summaries

@@ -84,10 +84,10 @@ def test_a_sweep_starts_new_runs_resumes_interrupted_ones_and_skips_finished_one
     assert [line.split(",")[0] for line in (second.run_dir / "metrics.csv").read_text().splitlines()[1:]] == ["10", "20"]
     assert statuses(root) == {("gcbc", "", 0): "done", ("gcbc", "", 1): "done"}
 
-    stamps = [(r.run_dir / "checkpoint.msgpack").stat().st_mtime_ns for r in runs]
+    stamps = [sorted((r.run_dir / "checkpoints").iterdir())[-1].stat().st_mtime_ns for r in runs]
     again = sweep.run_sweep(grid, workers=0, progress=False)
     assert [r.status for r in again] == ["skipped", "skipped"] and [r.step for r in again] == [20, 20]
-    assert [(r.run_dir / "checkpoint.msgpack").stat().st_mtime_ns for r in runs] == stamps
+    assert [sorted((r.run_dir / "checkpoints").iterdir())[-1].stat().st_mtime_ns for r in runs] == stamps
     assert statuses(root) == {("gcbc", "", 0): "skipped", ("gcbc", "", 1): "skipped"}
 
 
@@ -100,7 +100,7 @@ def test_a_failed_run_is_recorded_the_sweep_goes_on_and_exits_non_zero(tmp_path,
             "--preset", "cpu", "--root", str(root), "--dataset-dir", str(tiny_maze), "--workers", "1", "--quiet", *TINY_OPTIONS]  # fmt: skip
     assert main(argv) == 1
     captured = capsys.readouterr()
-    assert "1 run(s) failed" in captured.err and "not a readable dataset" in captured.err and "Traceback" not in captured.err
+    assert "1 run(s) did not finish (1 failed)" in captured.err and "not a readable dataset" in captured.err and "Traceback" not in captured.err
     records = json.loads((root / "sweep.json").read_text())["runs"]
     assert [(r["dataset"], r["status"]) for r in records] == [(str(broken), "failed"), (DATASET, "done")]
     assert "not a readable dataset" in records[0]["error"]

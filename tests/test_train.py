@@ -11,7 +11,7 @@ import pytest
 
 import gcrl
 from conftest import raw_arrays
-from gcrl import config
+from gcrl import checkpoint, config
 from gcrl.cli import main
 from gcrl.errors import GcrlError
 from gcrl.train import train
@@ -36,7 +36,8 @@ def test_a_run_directory_holds_config_metrics_events_and_checkpoint(npz_dataset,
     summary = train(train_cfg, agent_cfg, run_dir=tmp_path / "run", progress=False)
     run = tmp_path / "run"
     assert summary["finished"] and summary["step"] == 40
-    assert {"config.json", "spec.json", "metrics.csv", "checkpoint.msgpack", "summary.json"} <= {p.name for p in run.iterdir()}
+    assert {"config.json", "spec.json", "metrics.csv", "checkpoints", "summary.json"} <= {p.name for p in run.iterdir()}
+    assert [p.name for p in sorted((run / "checkpoints").iterdir())] == ["step_000000020.ckpt", "step_000000040.ckpt"]  # the last two
     assert any(p.name.startswith("events.out.tfevents") for p in run.iterdir())
     rows = (run / "metrics.csv").read_text().splitlines()
     assert rows[0].startswith("step,") and "train/value/loss" in rows[0] and "val/value/loss" in rows[0]
@@ -49,7 +50,7 @@ def test_a_run_directory_holds_config_metrics_events_and_checkpoint(npz_dataset,
 def test_checkpoints_hold_no_pickle(npz_dataset, tmp_path):
     train_cfg, agent_cfg = configs(npz_dataset)
     train(train_cfg, agent_cfg, run_dir=tmp_path, progress=False)
-    payload = (tmp_path / "checkpoint.msgpack").read_bytes()
+    payload = next((tmp_path / "checkpoints").iterdir()).read_bytes()
     assert b"\x80\x04\x95" not in payload[:4] and b"cnumpy" not in payload  # no pickle protocol markers
 
 
@@ -117,7 +118,7 @@ def test_ctrl_c_saves_and_exits_cleanly(npz_dataset, tmp_path):
     out, _ = proc.communicate(timeout=120)
     assert proc.returncode == 0, out
     assert "Resume with" in out and "Traceback" not in out
-    assert json.loads((run_dir / "checkpoint.json").read_text())["step"] > 0
+    assert checkpoint.latest_step(run_dir) > 0
 
 
 def test_bad_settings_are_clear_errors(npz_dataset, capsys):

@@ -33,6 +33,12 @@ def atomic_path(path: Path):
         raise
 
 
+def write_text(path: Path, text: str) -> None:
+    """Write a small text file (JSON, CSV) atomically: the old content or the new, never half of it."""
+    with atomic_path(path) as tmp:
+        tmp.write_text(text)
+
+
 def read_npz(path: Path) -> dict[str, np.ndarray]:
     """All arrays of an .npz file, or a DatasetError that says why it cannot be read."""
     path = Path(path)

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
+from gcrl import faults
 from gcrl.data import names
 from gcrl.console import Reporter
 from gcrl.data.files import atomic_path
@@ -119,6 +120,7 @@ def generate_arrays(name: str, episodes: int | None = None, seed: int = 0, progr
                 ob = next_ob
                 row += 1
             bar.advance(steps)
+            faults.point("dataset-generation")  # tests kill here, episodes in memory, nothing on disk
     finally:
         bar.close()
         np.random.set_state(saved_state)
@@ -132,11 +134,18 @@ def generate_arrays(name: str, episodes: int | None = None, seed: int = 0, progr
 def generate(name: str, directory: Path, episodes: int | None = None, seed: int = 0, progress: bool = True) -> tuple[Path, Path]:
     """Generate both splits of `name` into `directory`, written atomically; returns their paths."""
     from gcrl.data.load import split_paths
+    from gcrl.runlock import DirectoryLock
 
-    train, val = generate_arrays(name, episodes=episodes, seed=seed, progress=progress)
-    train_path, val_path = split_paths(name, Path(directory).expanduser())
-    with atomic_path(train_path) as train_tmp, atomic_path(val_path) as val_tmp:
-        for tmp, arrays in ((train_tmp, train), (val_tmp, val)):
-            with open(tmp, "wb") as f:
-                np.savez_compressed(f, **arrays)
+    directory = Path(directory).expanduser()
+    train_path, val_path = split_paths(name, directory)
+    # One generator per dataset at a time; under its lock, what a killed one left half-written goes.
+    with DirectoryLock(directory, what="--dataset-dir", lock_name=f".{name}.lock"):
+        for path in (train_path, val_path):
+            for stale in directory.glob(f".{path.name}.*.partial"):
+                stale.unlink(missing_ok=True)
+        train, val = generate_arrays(name, episodes=episodes, seed=seed, progress=progress)
+        with atomic_path(train_path) as train_tmp, atomic_path(val_path) as val_tmp:
+            for tmp, arrays in ((train_tmp, train), (val_tmp, val)):
+                with open(tmp, "wb") as f:
+                    np.savez_compressed(f, **arrays)
     return train_path, val_path
