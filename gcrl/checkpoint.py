@@ -121,14 +121,26 @@ def read(path: Path, template) -> tuple[object, dict]:
         if not ok:
             raise GcrlError(f"{path} is damaged (its length or checksum does not match its header).")
     try:
-        return serialization.from_bytes(template, payload), header
-    except Exception as err:  # a foreign file, or a checkpoint of another agent or network size
+        state = serialization.from_bytes(template, payload)
+    except Exception as err:  # a foreign file, or a checkpoint of another agent
         raise GcrlError(f"{path} cannot be read as a checkpoint of this run ({type(err).__name__}: {err}).") from None
+    mismatch = _shape_mismatch(template, state)
+    if mismatch:  # msgpack restores whatever shapes it holds: other network sizes would fail much later
+        raise GcrlError(f"{path} cannot be read as a checkpoint of this run: {mismatch} (were the network sizes changed?).")
+    return state, header
 
 
-def restore_latest(run_dir: Path, template, warn=None) -> tuple[object, dict]:
-    """(state, header) of the newest checkpoint that verifies. A damaged newer one is renamed to
-    *.damaged and reported through `warn(message)`; GcrlError if none verifies."""
+def _shape_mismatch(template, state) -> str | None:
+    for (path, want), got in zip(jax.tree_util.tree_flatten_with_path(template)[0], jax.tree_util.tree_leaves(state)):
+        if np.shape(want) != np.shape(got):
+            return f"{jax.tree_util.keystr(path)} has shape {np.shape(got)}, this run's network needs {np.shape(want)}"
+    return None
+
+
+def restore_latest(run_dir: Path, template, warn=None, quarantine: bool = False) -> tuple[object, dict]:
+    """(state, header) of the newest checkpoint that verifies; a damaged newer one is reported through
+    `warn(message)` and, with `quarantine` (the run's writer, which would otherwise prune good
+    checkpoints before it), renamed to *.damaged. GcrlError if none verifies."""
     found = candidates(run_dir)
     if not found:
         raise GcrlError(f"No checkpoint in {run_dir}: nothing to resume or load.")
@@ -140,11 +152,12 @@ def restore_latest(run_dir: Path, template, warn=None) -> tuple[object, dict]:
             state, header = read(path, template)
         except GcrlError as err:
             problems.append(str(err))
-            if "damaged" in str(err):
+            if quarantine and "damaged" in str(err):
                 path.rename(path.with_name(path.name + ".damaged"))
             continue
         if problems:
-            warn(f"{problems[-1]} Using the previous checkpoint (update {int(np.asarray(state.step)):,}); the damaged file is kept as {found[0][1].name}.damaged.")
+            kept = " (kept as *.damaged)" if quarantine else ""
+            warn(f"{' '.join(problems)} Using the newest checkpoint that verifies instead: update {int(np.asarray(state.step)):,}{kept}.")
         return state, header
     raise GcrlError(f"No usable checkpoint in {run_dir}: {' '.join(problems)}")
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 import time
 
@@ -87,6 +88,8 @@ def cmd_train(args) -> int:
     train_cfg, agent_cfg = config.resolve(args.agent, args.dataset, preset, train_overrides, sets, pixels=pixels)
     # A resumed run keeps its saved settings but for these, given again on the command line.
     changes = {k: str(v) for k, v in train_overrides.items() if v is not None and k not in ("steps", "seed")} | sets if args.resume else None
+    if args.resume and args.steps is None:  # keep the saved budget (a resumed run trains to the larger of the two)
+        train_cfg = dataclasses.replace(train_cfg, steps=1)
     if args.seeds and args.seed is not None:
         raise GcrlError("Pass --seed or --seeds, not both.")
     seeds = config.parse_seeds(args.seeds) if args.seeds else [train_cfg.seed]

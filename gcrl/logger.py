@@ -3,9 +3,15 @@
 from __future__ import annotations
 
 import csv
+import logging
 from pathlib import Path
 
 from gcrl.data.files import atomic_path
+
+
+# A diverged chunk's NaN losses are logged on purpose (they show where it went wrong); tensorboardX
+# would otherwise print a warning line for each of them.
+logging.getLogger("tensorboardX.x2num").setLevel(logging.ERROR)
 
 
 class MetricsLogger:

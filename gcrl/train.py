@@ -152,7 +152,7 @@ class SeedRun:
     cfg: TrainConfig
     run_dir: Path
     lock: DirectoryLock
-    created: bool = False  # this job made the directory (removed again if the job fails before training)
+    created: Path | None = None  # the highest folder this job made for it (removed if the job fails before training)
     logger: MetricsLogger | None = None
     eval_logger: MetricsLogger | None = None
     policy: Policy | None = None
@@ -240,7 +240,7 @@ def open_runs(train_cfg, agent_cfg, seeds, run_dir, resume: bool, changes) -> tu
     runs: list[SeedRun] = []
     try:
         for seed, directory in zip(seeds, _seed_run_dirs(train_cfg, seeds, run_dir, resume)):
-            created = not directory.exists()
+            created = next((p for p in [*reversed(directory.parents), directory] if not p.exists()), None)
             run = SeedRun(_with_seed(train_cfg, seed), directory, DirectoryLock(directory).acquire(), created)
             runs.append(run)
             if resume:
@@ -258,9 +258,16 @@ def _abandon(runs: list[SeedRun]) -> None:
     """Close runs of a job that failed before training; remove directories it made that stayed empty."""
     for run in runs:
         run.close()
-        if run.created and all(p.name == ".gcrl.lock" for p in run.run_dir.iterdir()):
+        if run.created is not None and all(p.name == ".gcrl.lock" for p in run.run_dir.iterdir()):
             (run.run_dir / ".gcrl.lock").unlink(missing_ok=True)
-            run.run_dir.rmdir()
+            folder = run.run_dir
+            while True:  # up to the highest folder the job made, each as long as it is empty
+                if any(folder.iterdir()):
+                    break
+                folder.rmdir()
+                if folder == run.created:
+                    break
+                folder = folder.parent
 
 
 def load_phase(job: Job, dataset_dir) -> Dataset:
@@ -280,7 +287,7 @@ def build_phase(job: Job) -> None:
     for run in job.runs:
         state = init_state(job.agent, jax.random.PRNGKey(run.cfg.seed))
         if job.resume:
-            state, header = checkpoint.restore_latest(run.run_dir, state)
+            state, header = checkpoint.restore_latest(run.run_dir, state, quarantine=True)
             run.eval_pending = bool(header.get("eval_pending"))
         states.append(state)
     steps = {int(s.step) for s in states}
@@ -360,7 +367,7 @@ def check_health(job: Job, health: dict, n: int) -> None:
             continue
         keys = sorted(job.metric_names)
         bad = [k for k, flag in zip(keys, seed["nonfinite_metrics"]) if flag] if first >= 0 else []
-        losses = [k for k in bad if "loss" in k] or bad
+        losses = [k for k in bad if k.endswith("loss") and not k.startswith("loss/")] or [k for k in bad if "loss" in k] or bad  # components first
         what = f"{', '.join(losses[:4])} became non-finite at update {first:,}" if first >= 0 else f"the parameters became non-finite by update {job.step:,}"
         last = checkpoint.latest_step(run.run_dir)
         kept = f"its last finite checkpoint (update {last:,}) is kept" if last is not None else "it has no checkpoint yet"

@@ -64,8 +64,6 @@ class Config(CommonConfig):
             raise GcrlError(f"saw: const_std_divergence must be one of {', '.join(CONST_STD_DIVERGENCES)}, got '{self.const_std_divergence}'.")
         if self.schedule not in SCHEDULES:
             raise GcrlError(f"saw: schedule must be one of {', '.join(SCHEDULES)}, got '{self.schedule}'.")
-        if self.beta < 0:
-            raise GcrlError(f"saw: beta must be >= 0, got {self.beta}.")
 
 
 def divergence(sub, policy, const_std: bool, direction: str, const_std_divergence: str = "squared_distance"):
