@@ -36,3 +36,12 @@ def tiny_maze(tmp_path_factory):
     directory = tmp_path_factory.mktemp("datasets")
     generate("pointmaze-medium-stitch-v0", directory, episodes=2, seed=0, progress=False)
     return directory
+
+
+@pytest.fixture(scope="session")
+def toy_npz(tmp_path_factory):
+    """A small dataset file with its validation split beside it (toy.npz, toy-val.npz), 2-d states."""
+    path = tmp_path_factory.mktemp("toy_npz") / "toy.npz"
+    np.savez(path, **raw_arrays([30, 50, 20], obs_dim=2))
+    np.savez(path.with_name("toy-val.npz"), **raw_arrays([25, 15], obs_dim=2))
+    return path

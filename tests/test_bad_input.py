@@ -103,11 +103,11 @@ def _write_npz(path: Path, **arrays) -> None:
 
 
 @pytest.fixture(scope="module")
-def trained(tmp_path_factory):
+def trained(tmp_path_factory, toy_npz):
     """A finished tiny gcivl run on a toy file dataset (trained once for the module)."""
     base = tmp_path_factory.mktemp("bad_input")
-    _write_npz(base / "toy.npz", **raw_arrays([30, 50, 20], obs_dim=2))
-    _write_npz(base / "toy-val.npz", **raw_arrays([25, 15], obs_dim=2))
+    for name in ("toy.npz", "toy-val.npz"):
+        shutil.copy(toy_npz.with_name(name), base / name)
     train_cfg, agent_cfg = config.resolve("gcivl", str(base / "toy.npz"), "cpu", {"steps": 4, "log_every": 2, "batch_size": 8}, {"hidden": "8,8"})
     train(train_cfg, agent_cfg, run_dir=base / "run", progress=False)
     return base

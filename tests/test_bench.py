@@ -1,6 +1,5 @@
 """`gcrl bench`'s accounting: which matrix products an update has, their FLOPs, and the table."""
 
-import jax
 import jax.numpy as jnp
 from jax import lax
 

@@ -17,7 +17,6 @@ import numpy as np
 import pytest
 
 import gcrl
-from conftest import raw_arrays
 from gcrl import checkpoint, learner
 from gcrl.agents import gcbc
 from gcrl.agents.base import DataSpec
@@ -30,11 +29,8 @@ TINY = ["--set", "hidden=8,8", "--batch-size", "8", "--quiet"]
 
 
 @pytest.fixture(scope="module")
-def npz(tmp_path_factory):
-    path = tmp_path_factory.mktemp("faults") / "toy.npz"
-    np.savez(path, **raw_arrays([30, 50, 20], obs_dim=2))
-    np.savez(path.with_name("toy-val.npz"), **raw_arrays([25, 15], obs_dim=2))
-    return path
+def npz(toy_npz):
+    return toy_npz
 
 
 def gcrl_process(*args, kill_at: str | None = None, timeout: float = 300) -> subprocess.CompletedProcess:

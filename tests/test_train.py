@@ -10,7 +10,6 @@ import numpy as np
 import pytest
 
 import gcrl
-from conftest import raw_arrays
 from gcrl import checkpoint, config
 from gcrl.cli import main
 from gcrl.errors import GcrlError
@@ -20,11 +19,8 @@ TINY = {"hidden": "8,8"}
 
 
 @pytest.fixture(scope="module")
-def npz_dataset(tmp_path_factory):
-    path = tmp_path_factory.mktemp("data") / "toy.npz"
-    np.savez(path, **raw_arrays([30, 50, 20], obs_dim=2))
-    np.savez(path.with_name("toy-val.npz"), **raw_arrays([25, 15], obs_dim=2))
-    return path
+def npz_dataset(toy_npz):
+    return toy_npz
 
 
 def configs(dataset, **train):
