@@ -159,12 +159,13 @@ class SeedRun:
     result: object = None
     eval_pending: bool = False  # its checkpoint was saved for an evaluation that never finished
 
-    def open_logs(self, resumed_at: int | None):
+    def open_logs(self, start: int):
+        """The logs, without rows after `start`: a resumed run does those updates again, and a run
+        started afresh in a folder whose earlier attempt never saved a checkpoint starts at 0."""
         self.logger, self.eval_logger = MetricsLogger(self.run_dir), MetricsLogger(self.run_dir, "eval.csv", tensorboard=False)
-        if resumed_at is not None:  # the updates after the checkpoint are done again: so are their rows
-            self.logger.drop_after(resumed_at)
-            self.eval_logger.drop_after(resumed_at)
-            self.eval_pending = self.eval_pending and not self.eval_logger.has_step(resumed_at)
+        self.logger.drop_after(start)
+        self.eval_logger.drop_after(start)
+        self.eval_pending = self.eval_pending and not self.eval_logger.has_step(start)
 
     def close(self):
         for log in (self.logger, self.eval_logger):
@@ -297,7 +298,7 @@ def build_phase(job: Job) -> None:
     for run in job.runs:  # written only now: a failed resume leaves the saved settings as they were
         write_text(run.run_dir / "config.json", to_json(run.cfg, job.agent_cfg))
         save_spec(run.run_dir, job.spec)
-        run.open_logs(job.step if job.resume else None)
+        run.open_logs(job.step)
     job.state = stack_states(states) if job.many else states[0]
 
 
@@ -369,12 +370,12 @@ def check_health(job: Job, health: dict, n: int) -> None:
         bad = [k for k, flag in zip(keys, seed["nonfinite_metrics"]) if flag] if first >= 0 else []
         losses = [k for k in bad if k.endswith("loss") and not k.startswith("loss/")] or [k for k in bad if "loss" in k] or bad  # components first
         what = f"{', '.join(losses[:4])} became non-finite at update {first:,}" if first >= 0 else f"the parameters became non-finite by update {job.step:,}"
-        last = checkpoint.latest_step(run.run_dir)
-        kept = f"its last finite checkpoint (update {last:,}) is kept" if last is not None else "it has no checkpoint yet"
-        raise DivergenceError(
-            f"training diverged: {what} (chunk of updates {job.step - n + 1:,}-{job.step:,}, seed {run.cfg.seed}); {kept}. "
-            f"Resume from it with different settings, e.g.:  gcrl train --resume --run-dir {run.run_dir} --set lr={job.agent_cfg.lr / 3:.2g}"
-        )
+        last, lower_lr = checkpoint.latest_step(run.run_dir), f"--set lr={job.agent_cfg.lr / 3:.2g}"
+        if last is not None:
+            then = f"its last finite checkpoint (update {last:,}) is kept. Resume from it with other settings, e.g.:  gcrl train --resume --run-dir {run.run_dir} {lower_lr}"
+        else:
+            then = f"it has no checkpoint yet. Start it again with other settings, e.g. {lower_lr}"
+        raise DivergenceError(f"training diverged: {what} (chunk of updates {job.step - n + 1:,}-{job.step:,}, seed {run.cfg.seed}); {then}")
 
 
 def log_phase(job: Job, metrics: dict, val_metrics: dict | None) -> None:
