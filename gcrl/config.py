@@ -5,6 +5,7 @@ Resolution order: agent defaults -> preset -> per-dataset settings -> --set key=
 from __future__ import annotations
 
 import dataclasses
+import fnmatch
 import json
 import math
 from dataclasses import dataclass, fields
@@ -45,33 +46,25 @@ PRESETS: dict[str, dict[str, Any]] = {
     # Sized for a 2-core CPU: 2 x 256 networks, batch 256.
     "cpu": dict(batch_size=256, hidden=(256, 256), steps=50_000, eval_every=0, log_every=1_000, checkpoint_every=10_000),
 }
-PIXEL_PRESET = dict(encoder="impala_small", p_aug=0.5, batch_size=256)  # plus 500K updates in the paper preset
+# Pixel datasets, as OGBench's and SAW's command lines run them: the IMPALA encoder and batch 256
+# (plus 500K updates in the paper preset); random crops only on the manipulation tasks.
+PIXEL_PRESET = dict(encoder="impala_small", batch_size=256)
+AUGMENTED_PIXELS = (("visual-cube-*", "visual-scene-*", "visual-puzzle-*"), {"p_aug": 0.5})
+
+
+def matching_settings(table, dataset: str) -> dict[str, Any]:
+    """The settings of every row of a per-dataset table whose patterns match `dataset`, in order."""
+    name = Path(dataset).name
+    out: dict[str, Any] = {}
+    for patterns, settings in table:
+        if any(fnmatch.fnmatchcase(name, p) for p in patterns):
+            out.update(settings)
+    return out
 
 
 def dataset_settings(agent: str, dataset: str) -> dict[str, Any]:
-    """The papers' per-dataset hyperparameters (DESIGN.md section 4; OGBench for the baselines)."""
-    name = dataset.removeprefix("visual-")
-    out: dict[str, Any] = {}
-    long_horizon = "giant" in name or name.startswith("humanoidmaze")
-    if agent in ("gcivl", "hiql", "saw") and long_horizon:
-        out["discount"] = 0.995
-    if agent in ("hiql", "saw"):  # hbc keeps its own short k (gcrl/agents/hbc.py says why)
-        if name.startswith("humanoidmaze"):
-            out["subgoal_steps"] = 100
-        elif any(name.startswith(p) for p in ("cube", "scene", "puzzle")):
-            out["subgoal_steps"] = 10
-        if name.startswith("cube-single"):
-            out["expectile"] = 0.9
-    if agent == "saw":
-        if dataset.startswith("visual-"):
-            out["share_goal_rep"] = True  # the published pixel runs: the policy reads the value's phi
-        if name.startswith("cube-single") and not dataset.startswith("visual-"):
-            out["beta"] = 0.3
-        elif any(name.startswith(p) for p in ("cube-double", "cube-triple", "scene")) and not dataset.startswith("visual-"):
-            out["beta"] = 1.0
-    if agent == "gcivl" and "maze" in name:
-        out["alpha"] = 10.0
-    return out
+    """The published per-dataset settings: the agent module's DATASET_SETTINGS rows that match."""
+    return matching_settings(agents.get(agent).DATASET_SETTINGS, dataset)
 
 
 def _at_least(low):
@@ -95,6 +88,7 @@ RULES: dict[str, tuple] = {
     "alpha": _TEMPERATURE, "beta": _TEMPERATURE, "alpha_sub": _TEMPERATURE, "high_alpha": _TEMPERATURE, "low_alpha": _TEMPERATURE,
     "subgoal_steps": _at_least(1), "rep_dim": _at_least(1), "frame_stack": _at_least(1), "p_aug": _PROBABILITY,
     "value_p_cur": _PROBABILITY, "value_p_traj": _PROBABILITY, "value_p_random": _PROBABILITY,
+    "actor_p_cur": _PROBABILITY, "actor_p_traj": _PROBABILITY, "actor_p_random": _PROBABILITY,
 }  # fmt: skip
 OPTIONS = {"steps": "--steps", "batch_size": "--batch-size", "eval_episodes": "--eval-episodes", "eval_every": "--eval-every", "seed": "--seed"}
 
@@ -118,9 +112,11 @@ def check(train_cfg: TrainConfig, agent_cfg) -> None:
         test, what = rule
         if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or not test(value):
             raise _setting_error(key, value, f"a finite number {what}" if isinstance(value, float) else f"a whole number {what}")
-    goal_mix = [values[k] for k in ("value_p_cur", "value_p_traj", "value_p_random") if k in values]
-    if goal_mix and abs(sum(goal_mix) - 1.0) > 1e-6:
-        raise GcrlError(f"value_p_cur + value_p_traj + value_p_random = {sum(goal_mix):g}: they must sum to 1 (set them with --set).")
+    for goals in ("value", "actor"):
+        keys = [f"{goals}_p_{source}" for source in ("cur", "traj", "random")]
+        mix = [values[k] for k in keys if k in values]
+        if mix and abs(sum(mix) - 1.0) > 1e-6:
+            raise GcrlError(f"{' + '.join(keys)} = {sum(mix):g}: they must sum to 1 (set them with --set).")
 
 
 def _convert(text: str, annotation, key: str):
@@ -178,7 +174,7 @@ def resolve(agent: str, dataset: str, preset: str = "cpu", train: dict | None = 
         raise GcrlError(f"Unknown preset '{preset}'. Choose one of: {', '.join(PRESETS)}.")
     layered: dict[str, Any] = dict(PRESETS[preset])
     if pixels:
-        layered.update(PIXEL_PRESET)
+        layered.update(PIXEL_PRESET, **matching_settings([AUGMENTED_PIXELS], dataset))
         if preset == "paper":
             layered["steps"] = 500_000
     layered.update(dataset_settings(agent, dataset))

@@ -57,8 +57,11 @@ def test_gcivl_value_loss_by_hand():
 
 
 def test_saw_with_beta_zero_is_gcivl_with_awr():
+    """beta = 0 leaves GCIVL + AWR with SAW's value settings: expectile 0.7 (GCIVL's own default is
+    OGBench's 0.9), phi(s, g) for the value and phi_pi(s, g) for the policy, alpha 3."""
     saw_agent, params = build(saw, beta=0.0, alpha=3.0)
-    gcivl_agent = gcivl.make(gcivl.Config(**TINY, goal_rep=True, actor_goal_rep=True, alpha=3.0), SPEC)
+    gcivl_agent = gcivl.make(gcivl.Config(**TINY, goal_rep=True, actor_goal_rep=True, alpha=3.0, expectile=saw.Config().expectile), SPEC)
+    assert saw.Config().expectile == 0.7 and gcivl.Config().expectile == 0.9
     b, key = batch(), jax.random.PRNGKey(1)
     targets = {"value": jax.tree_util.tree_map(lambda x: 0.9 * x, params["value"])}
     saw_total, saw_metrics = saw_agent.groups[0].loss(params, targets, b, key)
@@ -170,11 +173,13 @@ def test_saw_subpolicy_loss_gives_no_gradient_to_the_value_and_trains_phi_only_t
     assert zero(grads["goal_rep"]) != sub_goal_rep  # as HIQL's low actor, the subpolicy shapes phi
 
 
-def test_hiql_low_policy_trains_phi_and_the_high_policy_does_not():
-    agent, params = build(hiql)
+@pytest.mark.parametrize("low_actor_rep_grad", [False, True])
+def test_hiql_low_policy_trains_phi_only_with_low_actor_rep_grad_and_the_high_policy_never(low_actor_rep_grad):
+    """OGBench: low_actor_rep_grad is False on states (the default) and True on pixels."""
+    agent, params = build(hiql, low_actor_rep_grad=low_actor_rep_grad)
     b = batch()
     grads = jax.grad(lambda p: agent.groups[0].loss({**params, "goal_rep": p}, params, b, None)[1]["low_actor/loss"])(params["goal_rep"])
-    assert any(np.any(np.asarray(g) != 0) for g in jax.tree_util.tree_leaves(grads))
+    assert any(np.any(np.asarray(g) != 0) for g in jax.tree_util.tree_leaves(grads)) == low_actor_rep_grad
     grads = jax.grad(lambda p: agent.groups[0].loss({**params, "goal_rep": p}, params, b, None)[1]["high_actor/loss"])(params["goal_rep"])
     assert all(np.all(np.asarray(g) == 0) for g in jax.tree_util.tree_leaves(grads))
 

@@ -145,7 +145,7 @@ def test_per_dataset_settings_follow_the_paper_and_sets_win():
     _, scene = config.resolve("saw", "scene-play-v0")
     assert scene.beta == 1.0
     _, visual = config.resolve("saw", "visual-cube-single-play-v0", pixels=True)
-    assert visual.beta == 3.0 and visual.encoder == "impala_small" and visual.p_aug == 0.5
+    assert visual.beta == 3.0 and visual.expectile == 0.7 and visual.encoder == "impala_small" and visual.p_aug == 0.5
     train_cfg, paper = config.resolve("saw", "pointmaze-medium-navigate-v0", "paper", sets={"beta": "1.5"})
     assert paper.hidden == (512, 512, 512) and train_cfg.batch_size == 1024 and paper.beta == 1.5
 

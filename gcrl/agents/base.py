@@ -49,6 +49,16 @@ class Agent:
     parts: dict = field(default_factory=dict)  # extra pure functions, e.g. a low level's 'reach'
 
 
+# ---- per-dataset settings ----------------------------------------------------------------------
+# Each agent module has DATASET_SETTINGS: rows of (fnmatch patterns on the dataset name, settings),
+# copied from the published command lines (OGBench's impls/hyperparameters.sh, SAW's for SAW).
+# Every row whose pattern matches applies, in order; gcrl.config applies them after the preset.
+# The rows most published configurations share:
+LONG_HORIZON = (("*-giant-*", "*humanoidmaze-*"), {"discount": 0.995})
+STITCH_ACTOR_GOALS = (("*-stitch-*",), {"actor_p_traj": 0.5, "actor_p_random": 0.5})
+EXPLORE_ACTOR_GOALS = (("*-explore-*",), {"actor_p_traj": 0.0, "actor_p_random": 1.0})
+
+
 def exp_weight(advantage, temperature: float):
     """exp(temperature * advantage), clipped at 100, under stop-gradient."""
     return jnp.minimum(jnp.exp(temperature * jax.lax.stop_gradient(advantage)), MAX_WEIGHT)
@@ -107,7 +117,7 @@ def actor_goal_sampler(config) -> SamplerConfig:
     return SamplerConfig(
         discount=config.discount,
         value_goals=GoalMix(config.value_p_cur, config.value_p_traj, config.value_p_random, geometric=True),
-        actor_goals=GoalMix(0.0, 1.0, 0.0, geometric=False),
+        actor_goals=GoalMix(config.actor_p_cur, config.actor_p_traj, config.actor_p_random, geometric=False),
         subgoal_steps=getattr(config, "subgoal_steps", 1),
         frame_stack=config.frame_stack,
         p_aug=config.p_aug,
@@ -126,6 +136,11 @@ class CommonConfig:
     value_p_cur: float = 0.2
     value_p_traj: float = 0.5
     value_p_random: float = 0.3
+    # Actor goals: uniform over the trajectory's future by default; half random on stitch datasets,
+    # all random on explore datasets (the published per-dataset settings, rows below).
+    actor_p_cur: float = 0.0
+    actor_p_traj: float = 1.0
+    actor_p_random: float = 0.0
     encoder: str | None = None  # 'impala_small' for pixels
     frame_stack: int = 1
     p_aug: float = 0.0  # random-crop probability per batch (pixels)

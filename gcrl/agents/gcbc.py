@@ -15,6 +15,11 @@ class Config(CommonConfig):
     pass
 
 
+# OGBench's command lines give GCBC no per-dataset settings (actor goals stay trajectory-uniform,
+# stitch datasets included); pixel datasets get gcrl.config's pixel preset.
+DATASET_SETTINGS: tuple = ()
+
+
 def make(config: Config, spec: DataSpec) -> Agent:
     actor = Actor(config.hidden, spec.action_dim, discrete=spec.discrete, layer_norm=config.actor_layer_norm, encoder=config.encoder)
     example = jnp.zeros((1, *spec.observation_shape), jnp.uint8 if spec.pixels else jnp.float32)

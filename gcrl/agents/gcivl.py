@@ -7,20 +7,41 @@ from dataclasses import dataclass
 
 import jax
 
-from gcrl.agents.base import Agent, CommonConfig, DataSpec, LossGroup, actor_goal_sampler, exp_weight, flat_act, policy_of
+from gcrl.agents.base import (
+    EXPLORE_ACTOR_GOALS,
+    LONG_HORIZON,
+    STITCH_ACTOR_GOALS,
+    Agent,
+    CommonConfig,
+    DataSpec,
+    LossGroup,
+    actor_goal_sampler,
+    exp_weight,
+    flat_act,
+    policy_of,
+)
 from gcrl.agents.values import GoalValue
 from gcrl.nets.heads import Actor
 
 
 @dataclass(frozen=True)
 class Config(CommonConfig):
-    expectile: float = 0.7
+    expectile: float = 0.9  # OGBench's get_config (0.7 is HIQL's and SAW's value expectile)
     alpha: float = 10.0
     goal_rep: bool = False  # value on concat(s, phi(s, g)) (as HIQL and SAW) instead of concat(s, g)
     # The policy on concat(s, phi_pi(s, g)), phi_pi its own goal representation: SAW's flat policy,
     # so that SAW with beta = 0 is exactly this.
     actor_goal_rep: bool = False
     rep_dim: int = 10
+
+
+# OGBench impls/hyperparameters.sh, GCIVL rows (alpha 10 everywhere but powderworld).
+DATASET_SETTINGS = (
+    LONG_HORIZON,
+    STITCH_ACTOR_GOALS,
+    EXPLORE_ACTOR_GOALS,
+    (("powderworld-*",), {"alpha": 3.0}),
+)
 
 
 def awr_policy_loss(policy, params, batch, v, next_v, alpha: float):

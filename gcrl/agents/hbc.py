@@ -44,6 +44,11 @@ class Config(CommonConfig):
     high_const_std: bool = True  # unit std (the loss is then a squared error), else a learned std
 
 
+# Hierarchical BC has no published configuration here: its k is its own (above), and it reads no
+# discount or actor-goal mixture but the defaults.
+DATASET_SETTINGS: tuple = ()
+
+
 def make(config: Config, spec: DataSpec) -> Agent:
     if spec.pixels or len(spec.observation_shape) != 1:
         raise GcrlError(

@@ -4,7 +4,8 @@
 - High policy pi_h(z | s, g) regresses z = phi(s, w), w the k-step waypoint towards g, weighted
   by exp(alpha_h (V(w, g) - V(s, g))).
 - Low policy pi_l(a | s, phi(s, w_k)), w_k the k-step subgoal, weighted by
-  exp(alpha_l (V(s', w_k) - V(s, w_k))); its gradient also trains phi.
+  exp(alpha_l (V(s', w_k) - V(s, w_k))); its gradient also trains phi with low_actor_rep_grad
+  (the published setting on pixel datasets; off on states).
 - Acting: z from pi_h (mode at temperature 0), renormalised to norm sqrt(dim), then a from pi_l.
 """
 
@@ -14,7 +15,18 @@ from dataclasses import dataclass
 
 import jax
 
-from gcrl.agents.base import Agent, CommonConfig, DataSpec, LossGroup, actor_goal_sampler, choose, exp_weight
+from gcrl.agents.base import (
+    EXPLORE_ACTOR_GOALS,
+    LONG_HORIZON,
+    STITCH_ACTOR_GOALS,
+    Agent,
+    CommonConfig,
+    DataSpec,
+    LossGroup,
+    actor_goal_sampler,
+    choose,
+    exp_weight,
+)
 from gcrl.agents.values import GoalValue
 from gcrl.nets.heads import Actor
 from gcrl.nets.layers import length_normalize
@@ -27,7 +39,19 @@ class Config(CommonConfig):
     low_alpha: float = 3.0
     subgoal_steps: int = 25
     rep_dim: int = 10
-    low_actor_rep_grad: bool = True  # the low policy's gradient trains phi
+    low_actor_rep_grad: bool = False  # the low policy's gradient trains phi (published: pixels only)
+
+
+# OGBench impls/hyperparameters.sh, HIQL rows.
+DATASET_SETTINGS = (
+    LONG_HORIZON,
+    STITCH_ACTOR_GOALS,
+    EXPLORE_ACTOR_GOALS,
+    (("*-explore-*",), {"high_alpha": 10.0, "low_alpha": 10.0}),
+    (("*humanoidmaze-*",), {"subgoal_steps": 100}),
+    (("*cube-*", "*scene-*", "*puzzle-*", "powderworld-*"), {"subgoal_steps": 10}),
+    (("visual-*", "powderworld-*"), {"low_actor_rep_grad": True}),
+)
 
 
 class HiqlNetworks:

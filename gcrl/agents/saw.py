@@ -26,7 +26,7 @@ from dataclasses import dataclass
 import jax
 import jax.numpy as jnp
 
-from gcrl.agents.base import Agent, CommonConfig, DataSpec, LossGroup, actor_goal_sampler, choose, exp_weight, flat_act, policy_of
+from gcrl.agents.base import LONG_HORIZON, Agent, CommonConfig, DataSpec, LossGroup, actor_goal_sampler, choose, exp_weight, flat_act, policy_of
 from gcrl.agents.gcivl import awr_policy_loss, policy_value_pairs
 from gcrl.agents.values import GoalValue
 from gcrl.errors import GcrlError
@@ -64,6 +64,20 @@ class Config(CommonConfig):
             raise GcrlError(f"saw: const_std_divergence must be one of {', '.join(CONST_STD_DIVERGENCES)}, got '{self.const_std_divergence}'.")
         if self.schedule not in SCHEDULES:
             raise GcrlError(f"saw: schedule must be one of {', '.join(SCHEDULES)}, got '{self.schedule}'.")
+
+
+# SAW's command lines (johnlyzhou/saw impls/hyperparameters.sh; its kl_alpha is beta here, awr_alpha
+# alpha, low_alpha alpha_sub). They cover navigate and play datasets only: on stitch and explore
+# datasets SAW keeps its defaults (trajectory actor goals), and visual-cube-single its default beta
+# and expectile (only the state cube-single sets 0.3 and 0.9).
+DATASET_SETTINGS = (
+    LONG_HORIZON,
+    (("*humanoidmaze-*",), {"subgoal_steps": 100}),
+    (("*cube-*", "*scene-*", "*puzzle-*"), {"subgoal_steps": 10}),
+    (("cube-single-*",), {"beta": 0.3, "expectile": 0.9}),
+    (("cube-double-*", "cube-triple-*", "scene-*"), {"beta": 1.0}),
+    (("visual-*",), {"share_goal_rep": True}),  # the policy reads the value's phi, as the published pixel runs
+)
 
 
 def divergence(sub, policy, const_std: bool, direction: str, const_std_divergence: str = "squared_distance"):
