@@ -101,6 +101,23 @@ def test_waypoints_of_random_goals_fall_back_to_subgoals():
     t = jnp.array([10, 10, 10])
     goals = jnp.array([3, 20, 400])  # behind t, ahead, another trajectory
     np.testing.assert_array_equal(S.waypoint_idxs(t, goals, final, 25), [35, 20, 35])
+    # OGBench decides by how the goal was drawn: a random goal that lands just ahead still gets the subgoal.
+    drawn_at_random = jnp.array([True, True, False])
+    np.testing.assert_array_equal(S.waypoint_idxs(t, goals, final, 25, drawn_at_random), [35, 35, 35])
+
+
+def test_stitch_actor_goals_are_half_random_and_their_waypoints_are_subgoals(data, idx_sampler):
+    """Actor goals 0.5 trajectory / 0.5 random (OGBench's stitch setting): about half the goals come
+    from another trajectory, and a random goal's waypoint is the k-step subgoal."""
+    config = S.SamplerConfig(actor_goals=S.GoalMix(0.0, 0.5, 0.5), subgoal_steps=25)
+    ix = _np(idx_sampler(data, jax.random.PRNGKey(9), N, config))
+    t, g, final = ix["idxs"], ix["actor_goals"], ix["final"]
+    # A random goal lands in [t, end] of t's trajectory with probability (valid indices there) / (all).
+    valid = np.sort(np.asarray(data.transition_idxs))
+    p_in_reach = (np.searchsorted(valid, final, side="right") - np.searchsorted(valid, t)) / len(valid)
+    elsewhere = ~((g >= t) & (g <= final))
+    assert abs(elsewhere.mean() - 0.5 * (1 - p_in_reach).mean()) < 0.01
+    np.testing.assert_array_equal(ix["waypoints"][elsewhere], np.minimum(t + 25, final)[elsewhere])
 
 
 def test_rewards_and_masks_exactly_where_the_goal_is_the_current_state(data):

@@ -101,6 +101,11 @@ def traj_uniform_idxs(key, idxs, final_idxs):
 
 def goal_idxs(key, data: DeviceData, idxs, mix: GoalMix, discount: float):
     """Mix of cur (g = s_t), traj (geometric or uniform future of t) and random dataset goals."""
+    return goal_idxs_and_sources(key, data, idxs, mix, discount)[0]
+
+
+def goal_idxs_and_sources(key, data: DeviceData, idxs, mix: GoalMix, discount: float):
+    """`goal_idxs`, and whether each goal was drawn at random (not from t's trajectory)."""
     k_traj, k_rand, k_pick_traj, k_pick_cur = jax.random.split(key, 4)
     final = data.final_idxs[idxs]
     if mix.geometric:
@@ -108,14 +113,16 @@ def goal_idxs(key, data: DeviceData, idxs, mix: GoalMix, discount: float):
     else:
         traj = traj_uniform_idxs(k_traj, idxs, final)
     if mix.p_random == 0.0:
-        goals = traj
+        goals, is_random = traj, jnp.zeros(idxs.shape, bool)
     else:
         random = sample_idxs(k_rand, data, idxs.shape[0])
         p_traj_given_not_cur = mix.p_traj / (1.0 - mix.p_cur) if mix.p_cur < 1.0 else 0.0
-        goals = jnp.where(jax.random.uniform(k_pick_traj, idxs.shape) < p_traj_given_not_cur, traj, random)
+        is_random = jax.random.uniform(k_pick_traj, idxs.shape) >= p_traj_given_not_cur
+        goals = jnp.where(is_random, random, traj)
     if mix.p_cur > 0.0:
-        goals = jnp.where(jax.random.uniform(k_pick_cur, idxs.shape) < mix.p_cur, idxs, goals)
-    return goals
+        is_cur = jax.random.uniform(k_pick_cur, idxs.shape) < mix.p_cur
+        goals, is_random = jnp.where(is_cur, idxs, goals), is_random & ~is_cur
+    return goals, is_random
 
 
 def subgoal_idxs(idxs, final_idxs, k: int):
@@ -123,10 +130,13 @@ def subgoal_idxs(idxs, final_idxs, k: int):
     return jnp.minimum(idxs + k, final_idxs)
 
 
-def waypoint_idxs(idxs, goal, final_idxs, k: int):
-    """The k-step waypoint towards g: s_min(t + k, goal index) when g lies ahead in t's trajectory,
-    else (a random goal) the k-step subgoal."""
+def waypoint_idxs(idxs, goal, final_idxs, k: int, goal_is_random=None):
+    """The k-step waypoint towards g: s_min(t + k, goal index) for a goal from t's trajectory; for a
+    random goal (OGBench's HGCDataset: by how it was drawn, even if it lands ahead of t in the same
+    trajectory) the k-step subgoal s_min(t + k, end)."""
     ahead = (goal >= idxs) & (goal <= final_idxs)
+    if goal_is_random is not None:
+        ahead = ahead & ~goal_is_random
     return jnp.where(ahead, jnp.minimum(idxs + k, goal), jnp.minimum(idxs + k, final_idxs))
 
 
@@ -184,14 +194,14 @@ def sample_idx_batch(data: DeviceData, key, batch_size: int, config: SamplerConf
     k_idx, k_vgoal, k_agoal = jax.random.split(key, 3)
     idxs = sample_idxs(k_idx, data, batch_size)
     final = data.final_idxs[idxs]
-    actor_goal = goal_idxs(k_agoal, data, idxs, config.actor_goals, config.discount)
+    actor_goal, actor_goal_is_random = goal_idxs_and_sources(k_agoal, data, idxs, config.actor_goals, config.discount)
     return {
         "idxs": idxs,
         "final": final,
         "value_goals": goal_idxs(k_vgoal, data, idxs, config.value_goals, config.discount),
         "actor_goals": actor_goal,
         "subgoals": subgoal_idxs(idxs, final, config.subgoal_steps),
-        "waypoints": waypoint_idxs(idxs, actor_goal, final, config.subgoal_steps),
+        "waypoints": waypoint_idxs(idxs, actor_goal, final, config.subgoal_steps, actor_goal_is_random),
     }
 
 
