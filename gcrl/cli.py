@@ -107,7 +107,9 @@ def cmd_evaluate(args) -> int:
     if (Path(args.run_dir) / "dagger.json").is_file():  # a DAgger output: its run with the fine-tuned high level
         return _evaluate_hierarchical(args, args.run_dir)
     train_cfg, spec, agent, state = load_run(args.run_dir)
-    if hierarchical or "subgoal" in agent.parts:  # hbc, hiql: run through the hierarchy, with its statistics
+    # hbc and hiql act through their hierarchy (with its statistics); ris and gcwae have a high level
+    # too but act with their flat actor, as in training-time evaluation, unless asked for the hierarchy.
+    if hierarchical or ("subgoal" in agent.parts and not agent.parts.get("acts_flat")):
         from gcrl.levels import Run
 
         return _evaluate_hierarchical(args, Run(Path(args.run_dir), train_cfg, spec, agent, state.params, int(state.step)))
@@ -139,7 +141,7 @@ def cmd_bench(args) -> int:
     from gcrl import agents, config
 
     presets = args.presets.split(",") if args.presets else (["cpu"] if args.quick else ["cpu", "paper"])
-    agent_names = args.agents.split(",") if args.agents else (["saw", "gcbc"] if args.quick else ["gcbc", "gcivl", "hiql", "saw"])
+    agent_names = args.agents.split(",") if args.agents else (["saw", "gcbc"] if args.quick else list(agents.AGENTS))
     for name in agent_names:
         agents.get(name)  # before any measuring process starts: an unknown name is one error line
     unknown = [p for p in presets if p not in config.PRESETS]

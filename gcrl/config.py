@@ -50,6 +50,8 @@ PRESETS: dict[str, dict[str, Any]] = {
 # (plus 500K updates in the paper preset); random crops only on the manipulation tasks.
 PIXEL_PRESET = dict(encoder="impala_small", batch_size=256)
 AUGMENTED_PIXELS = (("visual-cube-*", "visual-scene-*", "visual-puzzle-*"), {"p_aug": 0.5})
+# Every agent's published powderworld runs evaluate with sampled actions (--eval_temperature=0.3).
+SAMPLED_EVALUATION = (("powderworld-*",), {"eval_temperature": 0.3})
 
 
 def matching_settings(table, dataset: str) -> dict[str, Any]:
@@ -85,7 +87,7 @@ RULES: dict[str, tuple] = {
     "steps": _at_least(1), "batch_size": _at_least(1), "log_every": _at_least(1), "checkpoint_every": _at_least(1),
     "keep_checkpoints": _at_least(1), "eval_every": _at_least(0), "eval_episodes": _at_least(0), "eval_temperature": _TEMPERATURE,
     "seed": _at_least(0), "lr": _POSITIVE, "discount": _within(0, 1, open_low=True), "expectile": _within(0, 1, True, True),
-    "alpha": _TEMPERATURE, "beta": _TEMPERATURE, "alpha_sub": _TEMPERATURE, "high_alpha": _TEMPERATURE, "low_alpha": _TEMPERATURE,
+    "alpha": _TEMPERATURE, "beta": _TEMPERATURE, "kl_alpha": _TEMPERATURE, "alpha_sub": _TEMPERATURE, "high_alpha": _TEMPERATURE, "low_alpha": _TEMPERATURE,
     "subgoal_steps": _at_least(1), "rep_dim": _at_least(1), "frame_stack": _at_least(1), "p_aug": _PROBABILITY,
     "value_p_cur": _PROBABILITY, "value_p_traj": _PROBABILITY, "value_p_random": _PROBABILITY,
     "actor_p_cur": _PROBABILITY, "actor_p_traj": _PROBABILITY, "actor_p_random": _PROBABILITY,
@@ -177,7 +179,7 @@ def resolve(agent: str, dataset: str, preset: str = "cpu", train: dict | None = 
         layered.update(PIXEL_PRESET, **matching_settings([AUGMENTED_PIXELS], dataset))
         if preset == "paper":
             layered["steps"] = 500_000
-    layered.update(dataset_settings(agent, dataset))
+    layered.update(matching_settings([SAMPLED_EVALUATION], dataset), **dataset_settings(agent, dataset))
     layered.update({k: v for k, v in (train or {}).items() if v is not None})
 
     layered.update(_parse_sets(agent, sets or {}))

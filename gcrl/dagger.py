@@ -65,7 +65,7 @@ def high_loss_fn(run: Run):
     """-mean log pi_h(target(s, w) | s, g) as a function of the high level's parameters alone."""
     parts = run.agent.parts
     if "high_dist" not in parts or "subgoal_target" not in parts or HIGH_KEY not in run.params:
-        raise GcrlError(f"dagger corrects a learned high level (hbc or hiql runs); {run.path} is a {run.agent.name} run.")
+        raise GcrlError(f"dagger corrects a learned high level (hbc, hiql, ris or gcwae runs); {run.path} is a {run.agent.name} run.")
 
     def loss(high_params, params, observations, goals, subgoals):
         p = {**params, HIGH_KEY: high_params}

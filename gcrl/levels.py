@@ -86,7 +86,7 @@ class LearnedHigh:
 
     def __init__(self, run: Run, temperature: float = 0.0, seed: int = 0):
         if not has_high_level(run):
-            raise GcrlError(f"{run.path} is a {run.agent.name} run, which has no high level; high levels come from hbc or hiql runs, or 'oracle'.")
+            raise GcrlError(f"{run.path} is a {run.agent.name} run, which has no high level; high levels come from hbc, hiql, ris or gcwae runs, or 'oracle'.")
         self.run, self.temperature = run, temperature
         self.space = run.agent.parts.get("subgoal_space", OBSERVATION)
         self.name = f"{run.agent.name} high level ({run.path.name})"
@@ -271,7 +271,7 @@ def compose(low_run, high: str | None = None, replan: str | None = None, timeout
 
     if high is None:
         if not has_high_level(low_run):
-            raise GcrlError(f"{low_run.path} is a flat {low_run.agent.name} run: pass --high (a hbc or hiql run, or oracle) to run it as the low level under a high level.")
+            raise GcrlError(f"{low_run.path} is a flat {low_run.agent.name} run: pass --high (a hbc, hiql, ris or gcwae run, or oracle) to run it as the low level under a high level.")
         high_run = low_run
     elif high != "oracle":
         high_run = high if isinstance(high, Run) else load(high)

@@ -122,7 +122,8 @@ def _evaluate(sub) -> None:
     ev = sub.add_parser(
         "evaluate",
         help="evaluate a trained run on OGBench's five tasks, flat or hierarchically (a high level over a low level)",
-        description="Evaluate a trained run on OGBench's five tasks. Flat agents (gcbc, gcivl, saw) act with their policy. Hierarchical agents "
+        description="Evaluate a trained run on OGBench's five tasks. Flat agents (gcbc, gcivl, gciql, qrl, crl, saw, and ris and gcwae, which "
+        "train a high level but act flat) act with their policy; --replan or --high runs ris's or gcwae's own hierarchy. Hierarchical agents "
         "(hiql, hbc) run their own high level over their own low level, replanning every step as published, and report how the levels "
         "worked together: subgoals per episode, steps per subgoal, how often the low level reached its subgoal before the next one, how "
         "often a subgoal timed out, and (pointmaze) the distance from each proposed subgoal to the maze oracle's: in xy for observation "
@@ -134,7 +135,7 @@ def _evaluate(sub) -> None:
     ev.add_argument("--episodes", type=count(1), default=50, help="episodes per task (default 50)")
     ev.add_argument("--seed", type=count(0), default=0, help="evaluation seed (default 0)")
     ev.add_argument("--temperature", type=number(0), default=0.0, help="0 acts with the mode (default); > 0 samples")
-    ev.add_argument("--high", metavar="RUN_DIR|oracle", help="the high level: a hbc or hiql run, a gcrl dagger output folder, or 'oracle' (the maze's next cell on a shortest path; pointmaze only); default: RUN_DIR's own")
+    ev.add_argument("--high", metavar="RUN_DIR|oracle", help="the high level: a hbc, hiql, ris or gcwae run, a gcrl dagger output folder, or 'oracle' (the maze's next cell on a shortest path; pointmaze only); default: RUN_DIR's own")
     ev.add_argument("--replan", metavar="RULE", help="when the high level proposes a new subgoal, per episode: always (every step; default), every:N (every N steps), "
                     "reached:state:D (when ||s - w|| <= D on --subgoal-dims), reached:value:V (when V(s, w) >= V; about -steps to go, e.g. -12)")
     ev.add_argument("--subgoal-timeout", type=count(1), default=50, metavar="N", help="with reached:*, replan after N steps on one subgoal even if it was not reached (default 50)")
@@ -216,7 +217,7 @@ def _dagger(sub) -> None:
         "phi(s, oracle w); distances in phi-space). Prints success per round and writes OUT/dagger.json, corrections.npz and "
         "high_actor.msgpack; evaluate the result with gcrl evaluate OUT.",
     )
-    dg.add_argument("run_dir", help="a hbc or hiql run directory: its high level is corrected")
+    dg.add_argument("run_dir", help="a hbc, hiql, ris or gcwae run directory: its high level is corrected")
     dg.add_argument("--low", metavar="RUN_DIR", help="take the low level from this run instead (e.g. a saw run's subpolicy); it stays frozen")
     dg.add_argument("--rounds", type=count(1), default=3, help="correction rounds (default 3)")
     dg.add_argument("--episodes", type=count(1), default=10, help="collection episodes per task per round (default 10)")

@@ -45,3 +45,14 @@ def toy_npz(tmp_path_factory):
     np.savez(path, **raw_arrays([30, 50, 20], obs_dim=2))
     np.savez(path.with_name("toy-val.npz"), **raw_arrays([25, 15], obs_dim=2))
     return path
+
+
+@pytest.fixture(scope="session")
+def short_maze_envs():
+    """Two pointmaze-medium environments with 30-step episodes, for barely trained hierarchies."""
+    from gcrl.evaluate import make_envs
+
+    envs = make_envs("pointmaze-medium-v0", 2, max_episode_steps=30)
+    yield envs
+    for env in envs:
+        env.close()

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from types import ModuleType
 
-from gcrl.agents import gcbc, gcivl, hbc, hiql, saw
+from gcrl.agents import crl, gcbc, gciql, gcivl, gcwae, hbc, hiql, qrl, ris, saw
 from gcrl.errors import GcrlError
 
-AGENTS: dict[str, ModuleType] = {"gcbc": gcbc, "gcivl": gcivl, "hiql": hiql, "saw": saw, "hbc": hbc}
+AGENTS: dict[str, ModuleType] = {"gcbc": gcbc, "gcivl": gcivl, "hiql": hiql, "saw": saw, "hbc": hbc, "ris": ris, "gcwae": gcwae, "gciql": gciql, "qrl": qrl, "crl": crl}
 
 
 def get(name: str) -> ModuleType:
