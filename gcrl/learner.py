@@ -136,37 +136,36 @@ def all_finite(tree) -> jax.Array:
     return jnp.all(jnp.stack([jnp.all(jnp.isfinite(x)) for x in jax.tree_util.tree_leaves(tree)]))
 
 
-def no_fault_yet(num_metrics: int) -> dict:
-    return {"first_nonfinite_update": jnp.asarray(-1, jnp.int32), "nonfinite_metrics": jnp.zeros(num_metrics, bool)}
+def nonfinite_metrics(metrics: dict) -> jax.Array:
+    """One update's watch: which of its metrics (by sorted name) hold a NaN or inf."""
+    return jnp.stack([~jnp.all(jnp.isfinite(metrics[k])) for k in sorted(metrics)])
 
 
-def watch_finite(watch: dict, metrics: dict, step) -> dict:
-    """Update a chunk's divergence watch with one update's metrics: the number of the first update
-    whose metrics held a NaN or inf, and which of them (by sorted name), both on the device, so that
-    catching divergence costs no host work per update."""
-    bad = jnp.stack([~jnp.all(jnp.isfinite(metrics[k])) for k in sorted(metrics)])
-    newly = (watch["first_nonfinite_update"] < 0) & bad.any()
-    return {"first_nonfinite_update": jnp.where(newly, step, watch["first_nonfinite_update"]).astype(jnp.int32),
-            "nonfinite_metrics": jnp.where(newly, bad, watch["nonfinite_metrics"])}  # fmt: skip
+def first_nonfinite(bad: jax.Array, first_update) -> dict:
+    """From a chunk's per-update watches bad [updates, metrics], on the device (no host work per
+    update): the number of the first update whose metrics went non-finite (-1: none), and which."""
+    any_bad = bad.any(axis=1)
+    i = jnp.argmax(any_bad)
+    diverged = any_bad.any()
+    return {"first_nonfinite_update": jnp.where(diverged, first_update + i, -1).astype(jnp.int32), "nonfinite_metrics": bad[i] & diverged}
 
 
 def make_train_chunk(agent: Agent, batch_size: int, num_updates: int, seeds: bool = False, seed_mode: str = "auto", ynn_fusion: str = "auto"):
     """A jitted function (state, data) -> (state, metrics averaged over `num_updates` updates, plus
-    metrics[HEALTH]: where the chunk first went non-finite, see `watch_finite`).
+    metrics[HEALTH]: where the chunk first went non-finite, see `first_nonfinite`).
     With `seeds`, the state is stacked over seeds: every seed trains in the one program, on the one
     dataset, each with its own batches, exactly as it would alone (see `over_seeds`). `ynn_fusion`:
     see `compiler_options`."""
 
     def chunk(state: TrainState, data: DeviceData):
-        def body(carry, _):
-            s, watch = carry
+        def body(s, _):
             s, metrics = update(agent, s, data, batch_size)
-            return (s, watch_finite(watch, metrics, s.step)), metrics
+            return s, (metrics, nonfinite_metrics(metrics))
 
-        num_metrics = len(jax.eval_shape(lambda s: update(agent, s, data, batch_size)[1], state))
-        (state, watch), metrics = jax.lax.scan(body, (state, no_fault_yet(num_metrics)), None, length=num_updates)
+        first_update = state.step + 1
+        state, (metrics, bad) = jax.lax.scan(body, state, None, length=num_updates)
         metrics = jax.tree_util.tree_map(jnp.mean, metrics)
-        metrics[HEALTH] = {**watch, "params_finite": all_finite(state.params)}
+        metrics[HEALTH] = {**first_nonfinite(bad, first_update), "params_finite": all_finite(state.params)}
         return state, metrics
 
     if seeds:

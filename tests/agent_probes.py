@@ -25,6 +25,21 @@ def hand_batch(seed: int = 0, n: int = 4, discrete: bool = False) -> dict:
     }  # fmt: skip
 
 
+def image_batch(seed: int = 0, n: int = 4) -> dict:
+    """hand_batch with random 8x8x3 uint8 images for every observation and goal."""
+    rng = np.random.default_rng(seed)
+    images = {k: jnp.asarray(rng.integers(0, 256, (n, 8, 8, 3)), jnp.uint8)
+              for k in ("observations", "next_observations", "value_goals", "actor_goals", "subgoals", "waypoints")}  # fmt: skip
+    return {**hand_batch(n=n), **images}
+
+
+def perturbed_params(agent, scale: float = 0.3, seed: int = 1):
+    """The agent's initial parameters plus Gaussian noise, so that terms whose initial values sit
+    near zero (actor means) are well away from it."""
+    rng = np.random.default_rng(seed)
+    return jax.tree_util.tree_map(lambda x: jnp.asarray(x + scale * rng.normal(size=x.shape), x.dtype), agent.init(jax.random.PRNGKey(0)))
+
+
 def per_loss_gradients(loss, names: tuple[str, ...]):
     """A jitted (params, targets, batch, key) -> (metrics, {name: gradient of metrics[name] with
     respect to every parameter subtree}), for the named terms of one loss group."""

@@ -8,7 +8,7 @@ import numpy as np
 import optax
 import pytest
 
-from agent_probes import assert_acts_in_range, hand_batch as batch, moved, per_loss_gradients
+from agent_probes import assert_acts_in_range, hand_batch as batch, image_batch, moved, per_loss_gradients
 from gcrl import config
 from gcrl.agents import crl
 from gcrl.agents.base import DataSpec
@@ -134,9 +134,7 @@ def test_pixels_go_through_a_state_encoder_and_a_goal_encoder():
     params = agent.init(jax.random.PRNGKey(0))
     paths = [jax.tree_util.keystr(p) for p, _ in jax.tree_util.tree_flatten_with_path(params["critic"])[0]]
     assert len({p.split("ImpalaEncoder_0")[0] for p in paths if "ImpalaEncoder_0" in p}) == 2  # shared by both heads
-    rng = np.random.default_rng(0)
-    images = lambda: jnp.asarray(rng.integers(0, 256, (4, 8, 8, 3)), jnp.uint8)  # noqa: E731
-    b = {**batch(), **{k: images() for k in ("observations", "next_observations", "value_goals", "actor_goals", "subgoals", "waypoints")}}
+    b = image_batch()
     _, metrics = jax.jit(agent.groups[0].loss)(params, {}, b, jax.random.PRNGKey(1))
     assert all(np.isfinite(float(v)) for v in metrics.values())
 

@@ -7,7 +7,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from agent_probes import assert_acts_in_range, hand_batch as batch, moved, per_loss_gradients
+from agent_probes import assert_acts_in_range, hand_batch as batch, image_batch, moved, per_loss_gradients
 from gcrl import config
 from gcrl.agents import gciql
 from gcrl.agents.base import DataSpec
@@ -166,9 +166,7 @@ def test_pixels_go_through_one_encoder_per_network():
     state = init_state(agent, jax.random.PRNGKey(0))
     for name in ("value", "critic", "actor"):  # s and g stacked on channels, one encoder each
         assert encoders(state.params[name]) == 1
-    rng = np.random.default_rng(0)
-    images = lambda: jnp.asarray(rng.integers(0, 256, (4, 8, 8, 3)), jnp.uint8)  # noqa: E731
-    b = {**batch(), **{k: images() for k in ("observations", "next_observations", "value_goals", "actor_goals", "subgoals", "waypoints")}}
+    b = image_batch()
     _, metrics = jax.jit(agent.groups[0].loss)(state.params, state.target_params, b, jax.random.PRNGKey(1))
     assert all(np.isfinite(float(v)) for v in metrics.values())
     assert jax.jit(agent.act)(state.params, b["observations"], b["actor_goals"], jax.random.PRNGKey(2), 0.0).shape == (4, 2)

@@ -7,11 +7,10 @@ import functools
 import json
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from agent_probes import hand_batch as batch, untrained_run
+from agent_probes import hand_batch as batch, perturbed_params, untrained_run
 from gcrl import config
 from gcrl.agents import gcwae
 from gcrl.agents.base import DataSpec
@@ -30,9 +29,7 @@ def built(discrete=False, **overrides):
     """(agent, params, jitted loss): params perturbed away from the initialisation (whose actor
     means are near 0) so that every term is well away from zero."""
     agent = gcwae.make(gcwae.Config(**{**TINY, **overrides}), DISCRETE if discrete else SPEC)
-    rng = np.random.default_rng(1)
-    params = jax.tree_util.tree_map(lambda x: jnp.asarray(x + 0.3 * rng.normal(size=x.shape), x.dtype), agent.init(jax.random.PRNGKey(0)))
-    return agent, params, jax.jit(agent.groups[0].loss)
+    return agent, perturbed_params(agent), jax.jit(agent.groups[0].loss)
 
 
 def nets(agent, discrete=False):

@@ -7,7 +7,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from agent_probes import assert_acts_in_range, hand_batch as batch, moved, per_loss_gradients
+from agent_probes import assert_acts_in_range, hand_batch as batch, image_batch, moved, per_loss_gradients
 from gcrl import config
 from gcrl.agents import qrl
 from gcrl.agents.base import DataSpec
@@ -206,9 +206,7 @@ def test_pixels_go_through_one_encoder_shared_by_states_and_goals():
     params = agent.init(jax.random.PRNGKey(0))
     paths = [jax.tree_util.keystr(p) for p, _ in jax.tree_util.tree_flatten_with_path(params["value"])[0]]
     assert len({p.split("ImpalaEncoder_0")[0] for p in paths if "ImpalaEncoder_0" in p}) == 1
-    rng = np.random.default_rng(0)
-    images = lambda: jnp.asarray(rng.integers(0, 256, (4, 8, 8, 3)), jnp.uint8)  # noqa: E731
-    b = {**batch(), **{k: images() for k in ("observations", "next_observations", "value_goals", "actor_goals", "subgoals", "waypoints")}}
+    b = image_batch()
     _, metrics = jax.jit(agent.groups[0].loss)(params, {}, b, jax.random.PRNGKey(1))
     assert all(np.isfinite(float(v)) for v in metrics.values())
 

@@ -54,6 +54,7 @@ from gcrl.agents.base import (
     flat_act,
     policy_of,
 )
+from gcrl.agents.hiql import SUBGOAL_STEPS
 from gcrl.agents.values import GoalValue
 from gcrl.errors import GcrlError
 from gcrl.nets.heads import Actor
@@ -78,8 +79,7 @@ DATASET_SETTINGS = (
     LONG_HORIZON,
     STITCH_ACTOR_GOALS,
     EXPLORE_ACTOR_GOALS,
-    (("*humanoidmaze-*",), {"subgoal_steps": 100}),
-    (("*cube-*", "*scene-*", "*puzzle-*", "powderworld-*"), {"subgoal_steps": 10}),
+    *SUBGOAL_STEPS,
 )
 
 

@@ -42,14 +42,18 @@ class Config(CommonConfig):
     low_actor_rep_grad: bool = False  # the low policy's gradient trains phi (published: pixels only)
 
 
-# OGBench impls/hyperparameters.sh, HIQL rows.
+# OGBench impls/hyperparameters.sh, HIQL rows. SUBGOAL_STEPS also serves RIS and GCWAE, which have
+# no command lines of their own.
+SUBGOAL_STEPS = (
+    (("*humanoidmaze-*",), {"subgoal_steps": 100}),
+    (("*cube-*", "*scene-*", "*puzzle-*", "powderworld-*"), {"subgoal_steps": 10}),
+)
 DATASET_SETTINGS = (
     LONG_HORIZON,
     STITCH_ACTOR_GOALS,
     EXPLORE_ACTOR_GOALS,
     (("*-explore-*",), {"high_alpha": 10.0, "low_alpha": 10.0}),
-    (("*humanoidmaze-*",), {"subgoal_steps": 100}),
-    (("*cube-*", "*scene-*", "*puzzle-*", "powderworld-*"), {"subgoal_steps": 10}),
+    *SUBGOAL_STEPS,
     (("visual-*", "powderworld-*"), {"low_actor_rep_grad": True}),
 )
 

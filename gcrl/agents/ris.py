@@ -73,6 +73,7 @@ from gcrl.agents.base import (
     policy_of,
 )
 from gcrl.agents.gcivl import awr_policy_loss
+from gcrl.agents.hiql import SUBGOAL_STEPS
 from gcrl.agents.values import GoalValue
 from gcrl.errors import GcrlError
 from gcrl.nets.dists import Categorical
@@ -107,8 +108,7 @@ DATASET_SETTINGS = (
     LONG_HORIZON,
     STITCH_ACTOR_GOALS,
     EXPLORE_ACTOR_GOALS,
-    (("*humanoidmaze-*",), {"subgoal_steps": 100}),
-    (("*cube-*", "*scene-*", "*puzzle-*", "powderworld-*"), {"subgoal_steps": 10}),
+    *SUBGOAL_STEPS,
     (("visual-*", "powderworld-*"), {"low_actor_rep_grad": True}),
     (("cube-single-*",), {"expectile": 0.9}),
 )
