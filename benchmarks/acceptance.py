@@ -1,56 +1,77 @@
-"""Acceptance benchmark: GCBC, GCIVL, HIQL and SAW on pointmaze-medium-navigate-v0, cpu preset,
-50K updates, 50 evaluation episodes per task. Prints a markdown table and writes JSON.
+"""Acceptance benchmark: every agent of SAW's Table 1 (GCBC, GCIVL, GCIQL, QRL, CRL, HIQL, RIS, SAW)
+and GCWAE on pointmaze-medium-navigate-v0, cpu preset, 50K updates, evaluated at 25K and 50K with 50
+episodes per task, seeds 0-2 (the grid is results/acceptance.toml).
 
-    python benchmarks/acceptance.py [--agents saw,hiql,gcivl,gcbc] [--steps 50000] [--out runs/acceptance]
+It runs the grid (finished runs are skipped, interrupted ones resume; the run records are committed,
+so this continues on a fresh clone), then writes results/acceptance/README.md: one `gcrl report`
+table at 50K with every agent's updates/s, and our ordering of the agents beside the published one
+(OGBench's and the SAW paper's, 1M updates).
+
+    python benchmarks/acceptance.py [--report-only] [--agents gciql,qrl] [--seeds 0]
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
-from gcrl import checkpoint, config
-from gcrl.train import train
+import numpy as np
 
+from gcrl import reference
+from gcrl.cli import main as gcrl
+from gcrl.report import aggregate, find_runs, is_finished, read_run
+
+GRID = Path("results/acceptance.toml")
+ROOT = Path("results/acceptance")
 DATASET = "pointmaze-medium-navigate-v0"
-PUBLISHED_CODE = {"saw": "0.86 (50K)", "hiql": "0.71 (50K)", "gcivl": "0.60 (100K, alpha 10)", "gcbc": "-"}  # REFERENCE.md, this machine kind
+
+
+def ordering_section(root: Path) -> str:
+    """Markdown: per agent, ours at each evaluation and the published number, with both rankings."""
+    runs = [r for r in (read_run(d, 1) for d in find_runs([root]) if is_finished(d)) if r is not None]
+    final = aggregate(runs, final=True)
+    halfway = {}
+    for run in runs:
+        if len(run.steps) > 1:
+            halfway.setdefault(run.label, []).append(100 * run.success[-2])
+    labels = sorted((label for _, label in final), key=lambda lab: -final[(DATASET, lab)].mean)
+    published = {lab: reference.published(DATASET, lab) for lab in labels}
+    ranked = sorted((lab for lab in labels if published[lab]), key=lambda lab: -published[lab][0])
+    lines = [
+        "## Our ordering against the published one",
+        "",
+        "Ours: 50K updates of the cpu preset; published: 1M updates of the paper preset (OGBench's paper; RIS and SAW from "
+        "the SAW paper), 8 seeds.",
+        "",
+        "| agent | ours at 25K (%) | ours at 50K (%) | seeds | our rank | published (%) | published rank |",
+        "| --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for rank, label in enumerate(labels, 1):
+        cell, half = final[(DATASET, label)], halfway.get(label)
+        half_text = f"{np.mean(half):.1f} ± {np.std(half):.1f}" if half else "-"
+        pub = published[label]
+        pub_text, pub_rank = (f"{pub[0]} ± {pub[1]}", str(ranked.index(label) + 1)) if pub else ("-", "-")
+        lines.append(f"| {label} | {half_text} | {cell.mean:.1f} ± {cell.std:.1f} | {cell.n} | {rank} | {pub_text} | {pub_rank} |")
+    return "\n".join(lines) + "\n"
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--agents", default="saw,hiql,gcivl,gcbc")
-    parser.add_argument("--steps", type=int, default=50_000)
-    parser.add_argument("--episodes", type=int, default=50)
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--dataset-dir")
-    parser.add_argument("--out", default="runs/acceptance")
+    parser.add_argument("--report-only", action="store_true", help="write the page from the runs there are; train nothing")
+    parser.add_argument("--agents", help="only these agents (comma-separated), e.g. to fill the grid in parts")
+    parser.add_argument("--seeds", help="only these seeds (comma-separated)")
     args = parser.parse_args()
 
-    results = {}
-    for agent in args.agents.split(","):
-        train_cfg, agent_cfg = config.resolve(agent, DATASET, "cpu", {"steps": args.steps, "eval_episodes": args.episodes, "seed": args.seed})
-        run_dir = Path(args.out) / f"{agent}-seed{args.seed}"
-        if (run_dir / "summary.json").exists() and json.loads((run_dir / "summary.json").read_text()).get("finished"):
-            summary = json.loads((run_dir / "summary.json").read_text())
-        else:
-            summary = train(train_cfg, agent_cfg, run_dir=run_dir, dataset_dir=args.dataset_dir, resume=checkpoint.exists(run_dir))
-        results[agent] = summary
-
-    lines = [
-        "| agent | updates | overall | task 1-5 | updates/s | compile s | published code, this machine |",
-        "| --- | --- | --- | --- | --- | --- | --- |",
-    ]
-    for agent, s in results.items():
-        ev, t = s["eval"], s["timings"]
-        tasks = ", ".join(f"{v:.2f}" for v in ev["per_task"].values())
-        lines.append(f"| {agent} | {s['step']:,} | {ev['overall']:.2f} | {tasks} | {t['updates_per_s']:.0f} | {t['compile_s']:.1f} | {PUBLISHED_CODE.get(agent, '-')} |")
-    table = "\n".join(lines)
-    print(table)
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "acceptance.json").write_text(json.dumps(results, indent=2))
-    (out / "acceptance.md").write_text(table + "\n")
+    if not args.report_only:
+        only = [*(["--agents", args.agents] if args.agents else []), *(["--seeds", args.seeds] if args.seeds else [])]
+        status = gcrl(["sweep", str(GRID), *only])
+        if status != 0:
+            raise SystemExit(status)
+    section = ROOT / "ordering.md"
+    section.write_text(ordering_section(ROOT))
+    intro = ROOT / "intro.md"
+    page = ["report", str(ROOT), "--out", str(ROOT), "--name", "README.md", "--last", "1", "--include", str(section)]
+    raise SystemExit(gcrl(page + (["--intro", str(intro)] if intro.is_file() else [])))
 
 
 if __name__ == "__main__":

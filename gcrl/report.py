@@ -38,6 +38,7 @@ class RunScores:
     score: float  # mean of the last K evaluations, 0..1
     train_cfg: object
     agent_cfg: object
+    updates_per_s: float | None = None  # as the run's summary.json timed it (its last leg, if resumed)
 
     @property
     def updates(self) -> int:
@@ -120,7 +121,30 @@ def read_run(run_dir: Path, last: int) -> RunScores | None:
         return None
     dataset = Path(train_cfg.dataset).stem if load.is_path(train_cfg.dataset) else train_cfg.dataset
     return RunScores(run_dir, dataset, train_cfg.agent, label_for(run_dir, train_cfg.agent), train_cfg.seed, steps, success,
-                     float(success[-last:].mean()), train_cfg, agent_cfg)  # fmt: skip
+                     float(success[-last:].mean()), train_cfg, agent_cfg, read_speed(run_dir))  # fmt: skip
+
+
+def read_speed(run_dir: Path) -> float | None:
+    """The run's updates/s from summary.json, or None where it has none."""
+    try:
+        speed = json.loads((run_dir / "summary.json").read_text())["timings"]["updates_per_s"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    return float(speed) if speed else None
+
+
+def speed_table(cells: dict[tuple[str, str], Cell]) -> list[str]:
+    """Markdown lines: per column, the median updates/s of its runs (all datasets), or nothing if no run was timed."""
+    speeds: dict[str, list[float]] = {}
+    for (_, label), cell in cells.items():
+        speeds.setdefault(label, []).extend(r.updates_per_s for r in cell.runs if r.updates_per_s)
+    labels = [lab for lab in sorted(speeds, key=_column_key) if speeds[lab]]
+    if not labels:
+        return []
+    return ["Training speed: updates/s, the median of each agent's runs (timed by each run, so runs that shared the machine "
+            "with other work read low; `gcrl bench` compares agents side by side).", "",
+            "| " + " | ".join(labels) + " |", "|" + " --- |" * len(labels),
+            "| " + " | ".join(f"{np.median(speeds[lab]):,.0f}" for lab in labels) + " |"]  # fmt: skip
 
 
 def aggregate(runs: list[RunScores], final: bool = False) -> dict[tuple[str, str], Cell]:
@@ -223,6 +247,7 @@ def curves(cells: dict[tuple[str, str], Cell], dataset: str) -> list[tuple[str, 
 def markdown(cells, runs, last: int, warnings: list[str], pictures: dict[str, str], out: Path, intro: str = "",
              mazes: dict[str, tuple[str, str]] | None = None, sections: list[str] = ()) -> str:  # fmt: skip
     labels, rows = table_rows(cells)
+    speed = speed_table(cells)
     starred = any((reference.key(d), label.upper()) in reference.EXPECTILE_09 for d, label in cells)
     lines = [
         "# Results",
@@ -237,6 +262,7 @@ def markdown(cells, runs, last: int, warnings: list[str], pictures: dict[str, st
         "",
         budget_text(runs, cells, last),
         "",
+        *([*speed, ""] if speed else []),
         f"In parentheses: {reference.SOURCE}." + (" `*`: value learning with expectile 0.9." if starred else ""),
     ]
     if warnings:
@@ -245,11 +271,12 @@ def markdown(cells, runs, last: int, warnings: list[str], pictures: dict[str, st
         final_labels, final_rows = table_rows(aggregate(runs, final=True))
         lines += ["", "At the last evaluation only:", "", "| dataset | " + " | ".join(final_labels) + " |", "| --- |" + " --- |" * len(final_labels),
                   *("| " + " | ".join(row) + " |" for row in final_rows)]  # fmt: skip
-    lines += ["", "## Runs", "", f"| dataset | agent | seed | updates | mean of the last {last} evaluations (%) | last evaluation (%) | run |",
-              "| --- | --- | --- | --- | --- | --- | --- |"]  # fmt: skip
+    lines += ["", "## Runs", "", f"| dataset | agent | seed | updates | mean of the last {last} evaluations (%) | last evaluation (%) | updates/s | run |",
+              "| --- | --- | --- | --- | --- | --- | --- | --- |"]  # fmt: skip
     for (dataset, label), cell in sorted(cells.items(), key=lambda kv: (_row_key(kv[0][0]), _column_key(kv[0][1]))):
         for r in cell.runs:
-            lines.append(f"| {dataset} | {label} | {r.seed} | {r.updates:,} | {100 * r.score:.1f} | {100 * r.success[-1]:.1f} | {os.path.relpath(r.run_dir, out)} |")
+            speed = f"{r.updates_per_s:,.0f}" if r.updates_per_s else "-"
+            lines.append(f"| {dataset} | {label} | {r.seed} | {r.updates:,} | {100 * r.score:.1f} | {100 * r.success[-1]:.1f} | {speed} | {os.path.relpath(r.run_dir, out)} |")
     for section in sections:
         lines += ["", section.strip()]
     if pictures:

@@ -13,7 +13,7 @@ from gcrl.report import aggregate, cell_text, find_runs, read_run, report, table
 MEDIUM, LARGE = "pointmaze-medium-navigate-v0", "pointmaze-large-navigate-v0"
 
 
-def fake_run(run_dir, agent, dataset, seed, overall, steps=None, sets=None, episodes=50, finished=True):
+def fake_run(run_dir, agent, dataset, seed, overall, steps=None, sets=None, episodes=50, finished=True, updates_per_s=None):
     """A run directory as train.py leaves it: config.json, eval.csv (overall, task1..5 per step) and,
     once it has ended, summary.json."""
     train_cfg, agent_cfg = config.resolve(agent, dataset, "cpu", {"seed": seed, "steps": 500, "eval_episodes": episodes}, sets or {})
@@ -23,7 +23,8 @@ def fake_run(run_dir, agent, dataset, seed, overall, steps=None, sets=None, epis
     lines = ["step,overall,task1,task2,task3,task4,task5"] + [f"{s},{o},{o},{o},{o},{o},{o}" for s, o in zip(steps, overall)]
     (run_dir / "eval.csv").write_text("\n".join(lines) + "\n")
     if finished is not None:
-        (run_dir / "summary.json").write_text(json.dumps({"finished": finished, "step": steps[-1]}))
+        timings = {"timings": {"updates_per_s": updates_per_s}} if updates_per_s else {}
+        (run_dir / "summary.json").write_text(json.dumps({"finished": finished, "step": steps[-1], **timings}))
     return run_dir
 
 
@@ -71,7 +72,7 @@ def test_cells_show_ours_bold_on_the_best_and_the_published_number(sweep_root):
     assert f"{MEDIUM}: its runs differ in update count (400, 500)" in text
     assert (sweep_root / f"curves-{MEDIUM}.png").stat().st_size > 0 and (sweep_root / f"curves-{LARGE}.png").exists()
     assert f"![{MEDIUM}](curves-{MEDIUM}.png)" in text and "expectile" not in text
-    assert f"| {MEDIUM} | SAW | 2 | 500 | 50.0 | 50.0 | {MEDIUM}/saw/seed2 |" in text
+    assert f"| {MEDIUM} | SAW | 2 | 500 | 50.0 | 50.0 | - | {MEDIUM}/saw/seed2 |" in text
     final = text[text.index("At the last evaluation only:"):]  # the same table on each run's last evaluation alone
     assert f"| {MEDIUM} | **76.7 ± 12.5** (79 ± 5) | 63.3 ± 12.5 (97 ± 2) | 40.0 ± 0.0 [n=1] |" in final
 
@@ -146,3 +147,15 @@ def test_a_results_page_with_intro_sections_and_a_maze_picture_per_dataset(tmp_p
     assert f"![{MEDIUM}](maze-{MEDIUM}.png)" in page and f"maze-{LARGE}.png" not in page
     assert "HIQL, seed 0, at 400 updates" in page
     assert main(["report", str(sweep_root), "--out", str(tmp_path / "x"), "--include", str(tmp_path / "nope.md")]) == 2
+
+
+def test_the_page_gives_each_agent_its_median_updates_per_second_and_each_run_its_own(tmp_path):
+    root = tmp_path / "runs"
+    for seed, speed in enumerate([80.0, 90.0, 200.0]):
+        fake_run(root / MEDIUM / "saw" / f"seed{seed}", "saw", MEDIUM, seed, [0.5], updates_per_s=speed)
+    fake_run(root / MEDIUM / "gcbc" / "seed0", "gcbc", MEDIUM, 0, [0.1])  # an untimed run (older summary): no figure, no error
+    page = report([root], out=tmp_path / "page").read_text()
+    speed_header = page.index("| SAW |", page.index("Training speed"))
+    assert page[speed_header:].splitlines()[2] == "| 90 |"  # the median, and GCBC has no column
+    assert "| pointmaze-medium-navigate-v0 | SAW | 2 | 100 | 50.0 | 50.0 | 200 |" in page
+    assert "| pointmaze-medium-navigate-v0 | GCBC | 0 | 100 | 10.0 | 10.0 | - |" in page
