@@ -76,6 +76,30 @@ def test_interval_union_gradient_is_plus_one_on_right_ends_minus_one_on_left_end
     np.testing.assert_array_equal(gy, [0.0, 1.0, 1.0])
 
 
+def union_by_merging(x, y):
+    """The exact length: the nonempty intervals sorted by start, merged."""
+    total, reach = 0.0, -np.inf
+    for a, b in sorted((a, b) for a, b in zip(x, y) if b > a):
+        total += max(0.0, b - max(a, reach))
+        reach = max(reach, b)
+    return total
+
+
+def test_interval_union_gradient_matches_finite_differences_on_random_intervals():
+    rng = np.random.default_rng(1)
+    x, y = rng.normal(size=(64, 8)), rng.normal(size=(64, 8))  # k = 8 as IQE's default; ends in general position
+    gx, gy = jax.grad(lambda a, b: interval_union_length(a, b).sum(), argnums=(0, 1))(jnp.asarray(x, jnp.float32), jnp.asarray(y, jnp.float32))
+    eps = 1e-6
+    for row in range(0, 64, 8):
+        for i in range(8):
+            for grad, which in ((gx, 0), (gy, 1)):
+                up, down = [x[row].copy(), y[row].copy()], [x[row].copy(), y[row].copy()]
+                up[which][i] += eps
+                down[which][i] -= eps
+                numeric = (union_by_merging(*up) - union_by_merging(*down)) / (2 * eps)
+                assert grad[row, i] == pytest.approx(numeric, abs=1e-4)
+
+
 def test_iqe_mixes_the_mean_and_max_of_its_components_by_hand():
     # Two components of 3: lengths 4 and 3.5 (the first two cases above).
     zs, zg = jnp.array([0.0, 2.0, 5.0, 0.0, 1.0, 4.0]), jnp.array([3.0, 1.0, 6.0, 2.0, 3.0, 4.5])
