@@ -22,10 +22,12 @@ test: $(INSTALLED)
 	$(BIN)/python -m pytest -q
 
 # The results page, results/README.md: the grids of results/*.toml (finished runs are skipped,
-# interrupted ones resume), the flat-vs-hierarchical evaluations, then the page. About 4 hours on 2 cores.
+# interrupted ones resume; the run records are committed), the flat-vs-hierarchical evaluations, then the page.
+# About 7 hours on 2 cores.
 results: $(INSTALLED)
 	$(BIN)/gcrl sweep results/sweep.toml
 	$(BIN)/gcrl sweep results/hierarchy.toml
+	$(BIN)/gcrl sweep results/baselines.toml
 	$(BIN)/python benchmarks/flat_vs_hierarchical.py results/runs --out results
 	$(BIN)/python benchmarks/value_vs_maze_distance.py \
 		$(foreach a,saw hiql,$(foreach m,medium large giant,results/runs/pointmaze-$(m)-navigate-v0/$(a)/seed0)) \
