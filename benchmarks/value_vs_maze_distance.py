@@ -17,7 +17,7 @@ from gcrl.console import run_command
 from gcrl.data.files import atomic_path
 from gcrl.errors import GcrlError
 from gcrl.levels import load, oracle_env
-from gcrl.train import env_name_for
+from gcrl.train import eval_env_name
 from gcrl.value_check import by_distance, greedy_steps, task_distances
 
 
@@ -42,7 +42,7 @@ def main() -> None:
     lines = ["| " + " | ".join(header) + " |", "|" + " --- |" * len(header)]
     tasks: dict[str, list[int]] = {}
     for path, run in zip(args.runs, runs):
-        env_name = env_name_for(run.train_cfg.dataset)
+        env_name = eval_env_name(run.train_cfg)
         env = oracle_env(env_name, run.spec.observation_shape)
         try:
             rows = greedy_steps(env.unwrapped, run.agent.parts["value"], run.params)

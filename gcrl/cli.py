@@ -83,7 +83,9 @@ def cmd_train(args) -> int:
         if preset == "cpu":
             console.print("No GPU found: using the [bold]cpu[/] preset (2 x 256 networks, batch 256). Pass --preset paper for the published configuration.")
     pixels = not load.is_path(args.dataset) and names.parse(args.dataset).pixels
-    train_overrides = dict(steps=args.steps, seed=args.seed, eval_episodes=args.eval_episodes, eval_every=args.eval_every, batch_size=args.batch_size)
+    if args.env:
+        names.env_name(args.env)  # an unknown name fails here, before anything loads
+    train_overrides = dict(steps=args.steps, seed=args.seed, eval_episodes=args.eval_episodes, eval_every=args.eval_every, batch_size=args.batch_size, env=args.env)
     sets = config.parse_sets(args.set)
     train_cfg, agent_cfg = config.resolve(args.agent, args.dataset, preset, train_overrides, sets, pixels=pixels)
     # A resumed run keeps its saved settings but for these, given again on the command line.
@@ -101,21 +103,26 @@ def cmd_evaluate(args) -> int:
     from pathlib import Path
 
     from gcrl.policy import Policy, load_run
-    from gcrl.train import env_name_for, run_evaluation
+    from gcrl.train import eval_env_name, run_evaluation
 
     hierarchical = args.high or args.replan or args.reach_test
     if (Path(args.run_dir) / "dagger.json").is_file():  # a DAgger output: its run with the fine-tuned high level
         return _evaluate_hierarchical(args, args.run_dir)
     train_cfg, spec, agent, state = load_run(args.run_dir)
+    if args.env:  # evaluate elsewhere than the run's own environment, if the shapes match
+        from gcrl.envs.group import check_matches
+
+        train_cfg = dataclasses.replace(train_cfg, env=args.env)
+        check_matches(eval_env_name(train_cfg), spec, train_cfg.dataset)
     # hbc and hiql act through their hierarchy (with its statistics); ris and gcwae have a high level
     # too but act with their flat actor, as in training-time evaluation, unless asked for the hierarchy.
     if hierarchical or ("subgoal" in agent.parts and not agent.parts.get("acts_flat")):
         from gcrl.levels import Run
 
         return _evaluate_hierarchical(args, Run(Path(args.run_dir), train_cfg, spec, agent, state.params, int(state.step)))
-    env_name = env_name_for(train_cfg.dataset)
+    env_name = eval_env_name(train_cfg)
     if env_name is None:
-        raise GcrlError(f"{args.run_dir} was trained on a file ({train_cfg.dataset}); there is no OGBench environment to evaluate in.")
+        raise GcrlError(f"{args.run_dir} was trained on a file ({train_cfg.dataset}); there is no OGBench environment to evaluate in: name one with --env ENV.")
     policy = Policy(agent, state.params, spec, args.temperature, seed=args.seed)
     run_evaluation(policy, env_name, args.episodes, args.seed, args.run_dir, int(state.step), progress=not args.quiet)
     console.print(f"Results in {args.run_dir}/eval/")

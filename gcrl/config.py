@@ -29,6 +29,9 @@ class TrainConfig:
     eval_every: int = 0  # 0: evaluate once at the end
     eval_episodes: int = 50  # per task
     eval_temperature: float = 0.0
+    # Where to evaluate: '' is the dataset's own environment (a file dataset has none); else an OGBench
+    # environment or dataset name, e.g. antmaze-large-v0, for a dataset of your own.
+    env: str = ""
     checkpoint_every: int = 10_000
     keep_checkpoints: int = 2  # the newest N are kept; a damaged newest falls back to the one before
     # On a CPU: XLA's YNNPACK fusions for the update; 'auto' turns them off from batch 512 on

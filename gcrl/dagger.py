@@ -116,9 +116,9 @@ def dagger(run_dir, cfg: DaggerConfig = DaggerConfig(), low=None, out=None, data
     high_run = run_dir if isinstance(run_dir, Run) else load(run_dir)
     high_loss_fn(high_run)  # fails early for runs without a learned high level
     low_run = high_run if low is None else (low if isinstance(low, Run) else load(low))
-    from gcrl.train import env_name_for
+    from gcrl.train import eval_env_name
 
-    env_name = env_name_for(high_run.train_cfg.dataset)
+    env_name = eval_env_name(high_run.train_cfg)
     if env_name is None:
         raise GcrlError(f"{high_run.path} was trained on a file: dagger needs an OGBench maze environment for the oracle.")
     own_envs = envs is None

@@ -59,9 +59,9 @@ def evaluate_hierarchical(run_dir, episodes: int = 50, seed: int = 0, temperatur
 
 def policy_env_name(run) -> str:
     from gcrl.errors import GcrlError
-    from gcrl.train import env_name_for
+    from gcrl.train import eval_env_name
 
-    env_name = env_name_for(run.train_cfg.dataset)
+    env_name = eval_env_name(run.train_cfg)
     if env_name is None:
-        raise GcrlError(f"{run.path} was trained on a file ({run.train_cfg.dataset}); there is no OGBench environment to evaluate in.")
+        raise GcrlError(f"{run.path} was trained on a file ({run.train_cfg.dataset}); there is no OGBench environment to evaluate in; name one with --env ENV.")
     return env_name

@@ -264,9 +264,9 @@ def compose(low_run, high: str | None = None, replan: str | None = None, timeout
     rule = parse_rule(replan or "always", timeout)
     low_run = low_run if isinstance(low_run, Run) else load(low_run)
     if env_name is None:
-        from gcrl.train import env_name_for
+        from gcrl.train import eval_env_name
 
-        env_name = env_name_for(low_run.train_cfg.dataset)
+        env_name = eval_env_name(low_run.train_cfg)
     obs_shape = tuple(low_run.spec.observation_shape)
 
     if high is None:

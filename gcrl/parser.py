@@ -108,6 +108,7 @@ def _train(sub) -> None:
     tr.add_argument("--dataset", default=DEFAULT_DATASET, help=f"OGBench dataset name or .npz path (default {DEFAULT_DATASET})")
     _add_dataset_dir(tr)
     _add_run_options(tr, preset_help="network and batch sizes: cpu (2x256, batch 256) or paper (3x512, batch 1024, 1M updates); default: cpu without a GPU, paper with one")
+    tr.add_argument("--env", metavar="ENV", help="the OGBench environment to evaluate in (default: the dataset's own), e.g. antmaze-large-v0 for a .npz dataset of your own collected there; its observation and action shapes must match the dataset's")
     tr.add_argument("--run-dir", help="where the run is saved (default runs/DATASET/AGENT-seedS-TIME)")
     tr.add_argument("--seed", type=count(0), help="random seed (default 0)")
     tr.add_argument("--seeds", metavar="S,S,...", help="train several seeds in one program (vmapped on a GPU; one after another within each chunk on a CPU), e.g. 0,1,2,3 or 0-3; each gets its own run directory (--run-dir DIR: DIR/seedS)")
@@ -135,6 +136,7 @@ def _evaluate(sub) -> None:
     ev.add_argument("--episodes", type=count(1), default=50, help="episodes per task (default 50)")
     ev.add_argument("--seed", type=count(0), default=0, help="evaluation seed (default 0)")
     ev.add_argument("--temperature", type=number(0), default=0.0, help="0 acts with the mode (default); > 0 samples")
+    ev.add_argument("--env", metavar="ENV", help="the OGBench environment to evaluate in (default: the run's: its --env, else its dataset's), e.g. antmaze-large-v0")
     ev.add_argument("--high", metavar="RUN_DIR|oracle", help="the high level: a hbc, hiql, ris or gcwae run, a gcrl dagger output folder, or 'oracle' (the maze's next cell on a shortest path; pointmaze only); default: RUN_DIR's own")
     ev.add_argument("--replan", metavar="RULE", help="when the high level proposes a new subgoal, per episode: always (every step; default), every:N (every N steps), "
                     "reached:state:D (when ||s - w|| <= D on --subgoal-dims), reached:value:V (when V(s, w) >= V; about -steps to go, e.g. -12)")

@@ -75,9 +75,12 @@ def load_data(dataset: str, dataset_dir=None, progress: bool = True) -> tuple[Da
     return load.load_splits(dataset, dataset_dir)
 
 
-def env_name_for(dataset: str) -> str | None:
-    """The evaluation environment of an OGBench dataset; None for a user's file."""
-    return None if load.is_path(dataset) else names.parse(dataset).env_name
+def eval_env_name(train_cfg: TrainConfig) -> str | None:
+    """Where a run is evaluated: its `env` setting, else its OGBench dataset's environment; None for a
+    user's file without one."""
+    if train_cfg.env:
+        return names.env_name(train_cfg.env)
+    return None if load.is_path(train_cfg.dataset) else names.parse(train_cfg.dataset).env_name
 
 
 @dataclass
@@ -278,6 +281,10 @@ def load_phase(job: Job, dataset_dir) -> Dataset:
     job.val_data = sampling.to_device(val_set) if val_set is not None else None
     job.timings.load_s = time.perf_counter() - start
     job.spec = data_spec(train_set)
+    if job.train_cfg.env:  # a dataset of one's own, evaluated in an OGBench environment: the shapes must match
+        from gcrl.envs.group import check_matches
+
+        check_matches(eval_env_name(job.train_cfg), job.spec, job.train_cfg.dataset)
     return train_set
 
 
@@ -311,8 +318,10 @@ def announce(job: Job, train_set: Dataset) -> None:
         f"{seed_text}, on {jax.default_backend()}{f', resuming at {job.step:,}' if job.step else ''}\n"
         + "\n".join(f"  run directory: {run.run_dir}" for run in job.runs)
     )
-    if env_name_for(cfg.dataset) is None and cfg.eval_episodes > 0:
-        console.print("  (a dataset from a file has no OGBench environment: no evaluation; losses only)")
+    if eval_env_name(cfg) is None and cfg.eval_episodes > 0:
+        console.print("  (a dataset from a file has no OGBench environment: no evaluation, losses only; --env ENV evaluates it in one)")
+    elif cfg.env:
+        console.print(f"  evaluated in {eval_env_name(cfg)}")
 
 
 class Program:
@@ -395,7 +404,7 @@ def save_phase(job: Job, eval_pending: bool = False) -> None:
 
 def evaluate_phase(job: Job) -> None:
     """Evaluate every seed at the current update (environments made once, reused)."""
-    env_name, cfg = env_name_for(job.train_cfg.dataset), job.train_cfg
+    env_name, cfg = eval_env_name(job.train_cfg), job.train_cfg
     t0 = time.perf_counter()
     if job.envs is None:
         from gcrl.envs.group import make_env_group
@@ -413,7 +422,7 @@ def evaluate_phase(job: Job) -> None:
 
 
 def _can_evaluate(job: Job) -> bool:
-    return env_name_for(job.train_cfg.dataset) is not None and job.train_cfg.eval_episodes > 0
+    return eval_env_name(job.train_cfg) is not None and job.train_cfg.eval_episodes > 0
 
 
 def loop(job: Job, program: Program) -> None:

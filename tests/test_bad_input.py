@@ -75,6 +75,9 @@ CASES = [
     ("gcrl train --dataset RAGGED.npz", "arrays have different lengths"),
     ("gcrl train --dataset pointmaze-tiny-navigate-v0", "pointmaze-tiny-navigate-v0"),
     ("gcrl datasets info BROKEN.npz", "not a readable dataset"),
+    ("gcrl train --dataset TOY.npz --env antmaze-larg-v0", "Unknown OGBench environment 'antmaze-larg-v0'. Did you mean: antmaze-large-v0"),
+    ("gcrl train --dataset TOY.npz --env antmaze-medium-v0", "antmaze-medium-v0 gives observations of shape (29,), but"),
+    ("gcrl evaluate RUN --env antmaze-medium-v0", "antmaze-medium-v0 gives observations of shape (29,), but"),
     # run directories
     ("gcrl evaluate EMPTY/nothing-here", "no such run directory"),
     ("gcrl evaluate EMPTY", "not a gcrl run directory (no config.json)"),

@@ -149,3 +149,27 @@ def test_per_dataset_settings_follow_the_paper_and_sets_win():
     train_cfg, paper = config.resolve("saw", "pointmaze-medium-navigate-v0", "paper", sets={"beta": "1.5"})
     assert paper.hidden == (512, 512, 512) and train_cfg.batch_size == 1024 and paper.beta == 1.5
 
+
+
+def test_a_file_dataset_is_evaluated_in_the_environment_named_by_env(npz_dataset, tmp_path, capsys):
+    """--env: a user's file (2-d states and actions, as pointmaze's) evaluated in an OGBench environment,
+    at training time and afterwards; the setting is saved with the run."""
+    run = tmp_path / "run"
+    assert main(["train", "--agent", "gcbc", "--dataset", str(npz_dataset), "--env", "pointmaze-medium-v0", "--steps", "20",
+                 "--batch-size", "16", "--eval-episodes", "1", "--set", "hidden=8,8", "--run-dir", str(run), "--quiet"]) == 0  # fmt: skip
+    assert "evaluated in pointmaze-medium-v0" in capsys.readouterr().out
+    assert json.loads((run / "config.json").read_text())["train"]["env"] == "pointmaze-medium-v0"
+    assert json.loads((run / "eval" / "step_00000020.json").read_text())["env_name"] == "pointmaze-medium-v0"
+    assert (run / "eval.csv").read_text().splitlines()[0].startswith("step,overall,task1")
+    # a dataset name names its environment too; evaluate --env overrides the run's
+    assert main(["evaluate", str(run), "--env", "pointmaze-large-navigate-v0", "--episodes", "1", "--quiet"]) == 0
+    assert json.loads((run / "eval" / "step_00000020.json").read_text())["env_name"] == "pointmaze-large-v0"
+
+
+def test_a_file_dataset_without_env_trains_on_losses_and_says_how_to_evaluate(npz_dataset, tmp_path, capsys):
+    run = tmp_path / "run"
+    assert main(["train", "--agent", "gcbc", "--dataset", str(npz_dataset), "--steps", "20", "--batch-size", "16",
+                 "--set", "hidden=8,8", "--run-dir", str(run), "--quiet"]) == 0  # fmt: skip
+    assert "--env ENV evaluates it in one" in capsys.readouterr().out and not (run / "eval.csv").exists()
+    assert main(["evaluate", str(run), "--episodes", "1", "--quiet"]) == 2
+    assert "name one with --env ENV" in capsys.readouterr().err

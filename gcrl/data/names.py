@@ -46,6 +46,15 @@ GENERATABLE = tuple(f"pointmaze-{m}-{k}-v0" for m in _MAZES for k in ("navigate"
 _NAME = re.compile(r"^(?P<env>.+)-(?P<kind>[a-z]+)-(?P<version>v\d+)$")
 
 
+def _env_of(name: str) -> str:
+    m = _NAME.match(name)
+    return f"{m['env']}-{m['version']}" if m else name
+
+
+# Every OGBench environment (gymnasium id) a dataset above is evaluated in, e.g. antmaze-large-v0.
+ENV_NAMES = tuple(sorted({_env_of(n) for n in (*PUBLISHED, *GENERATABLE)}))
+
+
 @dataclass(frozen=True)
 class DatasetName:
     """A parsed dataset name such as 'pointmaze-medium-navigate-v0'."""
@@ -63,6 +72,18 @@ class DatasetName:
     @property
     def generatable(self) -> bool:
         return self.name in GENERATABLE
+
+
+def env_name(name: str) -> str:
+    """The OGBench environment named by an environment id (antmaze-large-v0) or by a dataset name
+    (antmaze-large-navigate-v0: the environment it is evaluated in); unknown names get a suggestion."""
+    if name in ENV_NAMES:
+        return name
+    if name in PUBLISHED or name in GENERATABLE:
+        return parse(name).env_name
+    close = difflib.get_close_matches(name, ENV_NAMES, n=3)
+    hint = f" Did you mean: {', '.join(close)}?" if close else ""
+    raise DatasetError(f"Unknown OGBench environment '{name}'.{hint} `gcrl datasets list` shows the datasets; each one's environment is its name without the dataset kind (antmaze-large-navigate-v0 -> antmaze-large-v0).")
 
 
 def parse(name: str) -> DatasetName:

@@ -31,6 +31,32 @@ def make_envs(env_name: str, count: int, **kwargs) -> list:
     return [gymnasium.make(env_name, **kwargs) for _ in range(count)]
 
 
+def check_matches(env_name: str, spec, dataset: str) -> None:
+    """One clear error, before any training, when the environment's observations or actions are not
+    the dataset's (`spec`, a gcrl.agents.base.DataSpec): a policy trained on one cannot act in the other."""
+    import gymnasium
+
+    env = make_envs(env_name, 1)[0]
+    try:
+        obs_space, act_space = env.observation_space, env.action_space
+    finally:
+        env.close()
+    fix = f"Pass the OGBench environment the data was collected in as --env (or collect the data in {env_name})."
+    if tuple(obs_space.shape) != tuple(spec.observation_shape):
+        raise GcrlError(f"{env_name} gives observations of shape {tuple(obs_space.shape)}, but {dataset} holds observations of shape "
+                        f"{tuple(spec.observation_shape)}. {fix}")  # fmt: skip
+    if spec.pixels != (obs_space.dtype == np.uint8):
+        kind = lambda pixels: "uint8 images" if pixels else "float vectors"  # noqa: E731
+        raise GcrlError(f"{env_name} gives {kind(obs_space.dtype == np.uint8)}, but {dataset} holds {kind(spec.pixels)}. {fix}")
+    if isinstance(act_space, gymnasium.spaces.Discrete):
+        if not spec.discrete or spec.action_dim > act_space.n:
+            held = f"actions of dimension {spec.action_dim}" if not spec.discrete else f"discrete actions up to {spec.action_dim - 1}"
+            raise GcrlError(f"{env_name} takes {act_space.n} discrete actions, but {dataset} holds {held}. {fix}")
+    elif spec.discrete or (spec.action_dim,) != tuple(act_space.shape):
+        held = f"{spec.action_dim} discrete actions" if spec.discrete else f"actions of dimension {spec.action_dim}"
+        raise GcrlError(f"{env_name} takes actions of shape {tuple(act_space.shape)}, but {dataset} holds {held}. {fix}")
+
+
 def is_maze(env) -> bool:
     return hasattr(env.unwrapped, "maze_map") and hasattr(env.unwrapped, "get_xy")
 
