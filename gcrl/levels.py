@@ -3,8 +3,8 @@ HierarchicalPolicy (gcrl/hierarchy.py).
 
 - A high level comes from a run whose agent has one (hbc: observation subgoals; hiql: z = phi(s,
   w)), from a DAgger output folder (that run with its fine-tuned high level), or is 'oracle': the
-  maze's next cell on a shortest path to the goal, as OGBench's oracle (pointmaze only: there the
-  observation is the xy position, so the oracle's subgoal is an observation).
+  maze's next cell on a shortest path to the goal, as OGBench's oracle (pointmaze, antmaze and
+  humanoidmaze from states, whose observations begin with the xy; see OracleHigh).
 - HIQL's z paired with another run's low level is decoded into an observation: the dataset state w
   whose phi(s, w) lies nearest to z, among a fixed sample of the high level's dataset.
 - A low level comes from a run: its 'reach' part (hbc and hiql's low level, SAW's subpolicy: a
@@ -177,9 +177,17 @@ class LearnedLow:
         return np.asarray(actions)
 
 
+# Mazes whose state observations begin with the agent's xy, so the oracle can read and set it.
+XY_MAZES = ("pointmaze-", "antmaze-", "humanoidmaze-")
+
+
 class OracleHigh:
     """The maze oracle as a high level: the centre of the next cell on a shortest path to the goal
-    (OGBench's get_oracle_subgoal), or the goal itself once in the goal's cell. Pointmaze only."""
+    (OGBench's get_oracle_subgoal), or the goal itself once in the goal's cell. For pointmaze the
+    observation is the xy, so the subgoal is that cell centre; for antmaze and humanoidmaze (xy in
+    the first two entries) it is the current observation with its xy moved there, the body's joints
+    as they are (OGBench's oracle gives xy alone; a low level conditioned on whole observations
+    needs the rest, and the current posture is the one state it knows is reachable)."""
 
     space = OBSERVATION
     name = "maze oracle"
@@ -199,9 +207,13 @@ class OracleHigh:
     def propose(self, observations, goals):
         observations, goals = np.asarray(observations, np.float32), np.asarray(goals, np.float32)
         out = np.empty_like(observations)
-        for e, (xy, goal) in enumerate(zip(observations, goals)):
-            same_cell = self.maze.xy_to_ij(xy) == self.maze.xy_to_ij(goal)
-            out[e] = goal if same_cell else self.oracle.subgoal_xy(xy, goal)
+        for e, (observation, goal) in enumerate(zip(observations, goals)):
+            xy, goal_xy = observation[:2], goal[:2]
+            if self.maze.xy_to_ij(xy) == self.maze.xy_to_ij(goal_xy):
+                out[e] = goal
+            else:
+                out[e] = observation
+                out[e, :2] = self.oracle.subgoal_xy(xy, goal_xy)
         return out
 
 
@@ -211,13 +223,13 @@ def oracle_env(env_name: str, observation_shape):
 
     if env_name is None:
         raise GcrlError("the oracle needs an OGBench maze environment; this run was trained on a file.")
+    if not env_name.startswith(XY_MAZES) or len(observation_shape) != 1:
+        raise GcrlError(f"the oracle high level is for pointmaze, antmaze and humanoidmaze from states, whose observations begin with "
+                        f"the agent's xy; {env_name} with observations of shape {tuple(observation_shape)} is not one.")  # fmt: skip
     env = make_envs(env_name, 1)[0]
-    if not is_maze(env) or tuple(observation_shape) != (2,):
+    if not is_maze(env):
         env.close()
-        raise GcrlError(
-            f"the oracle high level is for pointmaze, where observations are the xy position so the oracle's subgoal is an "
-            f"observation; {env_name} has observations of shape {tuple(observation_shape)}."
-        )
+        raise GcrlError(f"{env_name} has no maze for the oracle.")
     return env
 
 

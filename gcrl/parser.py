@@ -137,7 +137,7 @@ def _evaluate(sub) -> None:
     ev.add_argument("--seed", type=count(0), default=0, help="evaluation seed (default 0)")
     ev.add_argument("--temperature", type=number(0), default=0.0, help="0 acts with the mode (default); > 0 samples")
     ev.add_argument("--env", metavar="ENV", help="the OGBench environment to evaluate in (default: the run's: its --env, else its dataset's), e.g. antmaze-large-v0")
-    ev.add_argument("--high", metavar="RUN_DIR|oracle", help="the high level: a hbc, hiql, ris or gcwae run, a gcrl dagger output folder, or 'oracle' (the maze's next cell on a shortest path; pointmaze only); default: RUN_DIR's own")
+    ev.add_argument("--high", metavar="RUN_DIR|oracle", help="the high level: a hbc, hiql, ris or gcwae run, a gcrl dagger output folder, or 'oracle' (the maze's next cell on a shortest path; pointmaze, antmaze and humanoidmaze from states); default: RUN_DIR's own")
     ev.add_argument("--replan", metavar="RULE", help="when the high level proposes a new subgoal, per episode: always (every step; default), every:N (every N steps), "
                     "reached:state:D (when ||s - w|| <= D on --subgoal-dims), reached:value:V (when V(s, w) >= V; about -steps to go, e.g. -12)")
     ev.add_argument("--subgoal-timeout", type=count(1), default=50, metavar="N", help="with reached:*, replan after N steps on one subgoal even if it was not reached (default 50)")
