@@ -1,0 +1,177 @@
+"""gcrl beside the published code, on the same locally generated dataset and budget.
+
+The published code is the SAW repository's `impls/` (github.com/johnlyzhou/saw: OGBench's agents
+unchanged, plus SAW, RIS and GCWAE), run from a snapshot outside this project with its own Python
+environment. Both sides train on pointmaze-medium-navigate-v0 as `gcrl datasets generate` makes it,
+cpu-sized (batch 256, 2 x 256 networks), 50K updates, evaluated at 25K and 50K with 50 episodes per
+task, seeds 0-1. gcrl's side is the acceptance grid's runs (results/acceptance.toml), trained here
+where missing; the published side runs `main.py` with the per-dataset flags of its
+`hyperparameters.sh`, and its evaluations are kept in results/side_by_side/published/.
+
+Two things are changed in the published code's copy, and only these: wandb is replaced by a no-op
+module (its logging goes to the CSVs main.py also writes), and GCWAE acts with its flat actor, as
+gcrl's does (the published `sample_actions` selects a `low_actor` the file never builds, so it cannot
+evaluate as it stands).
+
+    python benchmarks/side_by_side.py --published SNAPSHOT/impls --python ENV/bin/python [--agents gciql,qrl] [--seeds 0,1]
+
+ENV needs the snapshot's requirements.txt (jax, flax, distrax, ml_collections, ogbench; wandb and
+moviepy are not needed).
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+from gcrl.cli import main as gcrl
+from gcrl.report import find_runs, is_finished, read_eval
+
+DATASET = "pointmaze-medium-navigate-v0"
+GRID, GCRL_ROOT = Path("results/acceptance.toml"), Path("results/acceptance")
+OUT = Path("results/side_by_side")
+AGENTS = ("gcivl", "hiql", "saw", "gciql", "qrl", "crl", "ris", "gcwae")
+# hyperparameters.sh's flags for pointmaze-medium-navigate-v0; RIS and GCWAE have no line there and run their defaults.
+DATASET_FLAGS = {
+    "gcivl": ["--agent.alpha=10.0"],
+    "hiql": ["--agent.high_alpha=3.0", "--agent.low_alpha=3.0"],
+    "saw": [],
+    "gciql": ["--agent.alpha=0.003"],
+    "qrl": ["--agent.alpha=0.0003"],
+    "crl": ["--agent.alpha=0.03"],
+    "ris": [],
+    "gcwae": [],
+}
+CPU_SIZE = ["--agent.batch_size=256", "--agent.actor_hidden_dims=(256,256)", "--agent.value_hidden_dims=(256,256)"]
+WANDB_STUB = '''"""No-op wandb for running the published main.py offline."""
+class _Run:
+    project, name, config = "OGBench", "local", {}
+run = _Run()
+class Settings:
+    def __init__(self, **kwargs): pass
+class Image:
+    def __init__(self, *args, **kwargs): pass
+Video = Histogram = Image
+def init(*args, **kwargs): return run
+def log(*args, **kwargs): pass
+def finish(*args, **kwargs): pass
+'''
+GCWAE_PUBLISHED_ACT = "        high_dist = self.network.select('high_actor')(observations, goals, temperature=temperature)\n"
+GCWAE_FLAT_ACT = (
+    "        # side_by_side.py: act with the flat actor (the published file selects a low_actor it never builds).\n"
+    "        low_dist = self.network.select('actor')(observations, goals, temperature=temperature)\n"
+    "        return jnp.clip(low_dist.sample(seed=low_seed), -1, 1)\n"
+)
+
+
+def prepare_code(published: Path, scratch: Path) -> Path:
+    """A copy of the published impls/ with the two changes the module docstring names."""
+    code = scratch / "code"
+    if code.exists():
+        shutil.rmtree(code)
+    shutil.copytree(published, code, ignore=shutil.ignore_patterns("exp", "__pycache__"))
+    (code / "_stubs" / "wandb").mkdir(parents=True)
+    (code / "_stubs" / "wandb" / "__init__.py").write_text(WANDB_STUB)
+    gcwae = code / "agents" / "gcwae.py"
+    text = gcwae.read_text()
+    if GCWAE_PUBLISHED_ACT not in text:
+        raise SystemExit(f"{gcwae}: its sample_actions is not the one this script knows; check the snapshot.")
+    gcwae.write_text(text.replace(GCWAE_PUBLISHED_ACT, GCWAE_PUBLISHED_ACT + GCWAE_FLAT_ACT, 1))
+    return code
+
+
+def run_published(code: Path, python: str, agent: str, seed: int, args, scratch: Path) -> Path:
+    """Train and evaluate one published run; returns its kept eval.csv."""
+    kept = OUT / "published" / f"{agent}-seed{seed}" / "eval.csv"
+    if kept.is_file():
+        return kept
+    save_dir = scratch / f"{agent}-seed{seed}"
+    shutil.rmtree(save_dir, ignore_errors=True)
+    command = [python, "main.py", f"--env_name={DATASET}", f"--agent=agents/{agent}.py", *DATASET_FLAGS[agent], *CPU_SIZE,
+               f"--train_steps={args.steps}", f"--eval_interval={args.steps // 2}", f"--eval_episodes={args.episodes}",
+               "--log_interval=5000", "--video_episodes=0", f"--save_interval={10 * args.steps}", f"--seed={seed}", f"--save_dir={save_dir}"]  # fmt: skip
+    env = {**os.environ, "PYTHONPATH": str(code / "_stubs"), "WANDB_MODE": "disabled"}
+    print(f"published {agent} seed {seed}: {' '.join(command[1:])}", flush=True)
+    subprocess.run(command, cwd=code, env=env, check=True)
+    found = sorted(save_dir.rglob("eval.csv"))
+    if not found:
+        raise SystemExit(f"published {agent} seed {seed}: no eval.csv under {save_dir}.")
+    kept.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(found[-1], kept)
+    shutil.copyfile(found[-1].with_name("train.csv"), kept.with_name("train.csv"))
+    (kept.parent / "command.txt").write_text(" ".join(command[1:]) + "\n")
+    return kept
+
+
+def published_success(path: Path) -> dict[int, float]:
+    with open(path) as f:
+        return {int(row["step"]): float(row["evaluation/overall_success"]) for row in csv.DictReader(f)}
+
+
+def gcrl_success(agent: str, seed: int) -> dict[int, float]:
+    run_dir = GCRL_ROOT / DATASET / agent / f"seed{seed}"
+    if not is_finished(run_dir):
+        return {}
+    steps, success = read_eval(run_dir / "eval.csv")
+    return {int(s): float(v) for s, v in zip(steps, success)}
+
+
+def table(agents, seeds, steps: int) -> str:
+    marks = (steps // 2, steps)
+    head = " | ".join(f"{side} at {m // 1000}K" for m in marks for side in ("published", "gcrl"))
+    lines = [f"| agent | seed | {head} |", "| --- | --- |" + " --- |" * 4]
+    for agent in agents:
+        means = {m: ([], []) for m in marks}
+        for seed in seeds:
+            path = OUT / "published" / f"{agent}-seed{seed}" / "eval.csv"
+            ours, theirs = gcrl_success(agent, seed), published_success(path) if path.is_file() else {}
+            cells = []
+            for m in marks:
+                for value, pool in ((theirs.get(m), means[m][0]), (ours.get(m), means[m][1])):
+                    cells.append("-" if value is None else f"{100 * value:.0f}")
+                    if value is not None:
+                        pool.append(100 * value)
+            lines.append(f"| {agent.upper()} | {seed} | " + " | ".join(cells) + " |")
+        mean_cells = [f"**{sum(p) / len(p):.0f}**" if len(p) == len(seeds) else "-" for m in marks for p in means[m]]
+        lines.append(f"| {agent.upper()} | mean | " + " | ".join(mean_cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--published", type=Path, help="the published snapshot's impls/ folder (omit to only write the table)")
+    parser.add_argument("--python", default=sys.executable, help="the Python that runs the published code")
+    parser.add_argument("--agents", default=",".join(AGENTS))
+    parser.add_argument("--seeds", default="0,1")
+    parser.add_argument("--steps", type=int, default=50_000)
+    parser.add_argument("--episodes", type=int, default=50)
+    parser.add_argument("--scratch", type=Path, default=Path("/tmp/gcrl-side-by-side"))
+    args = parser.parse_args()
+    agents, seeds = args.agents.split(","), [int(s) for s in args.seeds.split(",")]
+    unknown = sorted(set(agents) - set(AGENTS))
+    if unknown:
+        raise SystemExit(f"error: unknown agent(s) {', '.join(unknown)}; choose from {', '.join(AGENTS)}.")
+
+    if args.published:
+        code = prepare_code(args.published.resolve(), args.scratch.resolve())
+        for agent in agents:
+            for seed in seeds:
+                if not gcrl_success(agent, seed):
+                    gcrl(["sweep", str(GRID), "--agents", agent, "--seeds", str(seed)])
+                run_published(code, args.python, agent, seed, args, args.scratch.resolve())
+    text = table(agents, seeds, args.steps)
+    OUT.mkdir(parents=True, exist_ok=True)
+    (OUT / "table.md").write_text(text)
+    print(text)
+    missing = [d for d in find_runs([GCRL_ROOT]) if not is_finished(d)]
+    if missing:
+        print(f"({len(missing)} gcrl run(s) unfinished, e.g. {missing[0]}.)")
+
+
+if __name__ == "__main__":
+    main()
