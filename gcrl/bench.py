@@ -260,6 +260,35 @@ def generation_speed(episodes: int = 5) -> float:
     return (len(train["observations"]) + len(val["observations"])) / (time.perf_counter() - t0)
 
 
+def pixel_maze_speed(seconds: float = 1.0) -> dict[str, float]:
+    """Frames/s of the pixel maze's renderer (64 x 64), one at a time and in batches of 64, and steps/s
+    of one environment with its pictures (OGBench's MuJoCo physics included)."""
+    import numpy as np
+
+    from gcrl.envs.pixel_maze import MazeRenderer, PixelMaze
+
+    env = PixelMaze("medium")
+    renderer = MazeRenderer(env.maze.maze_map, 64)
+    xy = np.random.default_rng(0).uniform(0, 20, (64, 2))
+    out = {}
+    for batch in (1, 64):
+        t0, frames = time.perf_counter(), 0
+        while time.perf_counter() - t0 < seconds:
+            renderer.render(xy[:batch], xy[:batch][::-1])
+            frames += batch
+        out[f"render_batch{batch}_fps"] = frames / (time.perf_counter() - t0)
+    env.reset(seed=0)
+    t0, steps = time.perf_counter(), 0
+    while time.perf_counter() - t0 < seconds:
+        _, _, terminated, truncated, _ = env.step(env.action_space.sample())
+        steps += 1
+        if terminated or truncated:
+            env.reset()
+    out["env_steps_per_s"] = steps / (time.perf_counter() - t0)
+    env.close()
+    return out
+
+
 def markdown(report: dict) -> str:
     peak = report["matmul_gflops_per_s"]
     lines = [
@@ -294,6 +323,10 @@ def markdown(report: dict) -> str:
         )
     if "generation_transitions_per_s" in report:
         lines.append(f"dataset generation: {report['generation_transitions_per_s']:,.0f} transitions/s")
+    if "pixel_maze" in report:
+        p = report["pixel_maze"]
+        lines.append(f"pixel maze (64 x 64): {p['render_batch1_fps']:,.0f} frames/s one at a time, {p['render_batch64_fps']:,.0f} in batches of 64; "
+                     f"{p['env_steps_per_s']:,.0f} environment steps/s with pictures")  # fmt: skip
     return "\n".join(lines)
 
 
@@ -311,6 +344,7 @@ def run(agent_names: list[str], presets: list[str], quick: bool = False, json_pa
                     report.setdefault("seeds", []).append(measure_agent(name, preset, seconds if preset == "cpu" else 2 * seconds, seeds, mode))
     report["evaluation"] = evaluation_speed(episodes=10 if quick else 50)
     report["generation_transitions_per_s"] = generation_speed(episodes=2 if quick else 10)
+    report["pixel_maze"] = pixel_maze_speed(seconds=0.3 if quick else 1.0)
     table = markdown(report)
     console.print(table)
     if json_path:

@@ -1,0 +1,324 @@
+"""A multi-task pixel maze that renders fast: OGBench's pointmaze physics seen from above.
+
+Physics are OGBench's point maze (ogbench.locomaze, MuJoCo), unchanged: each step moves the point
+by 0.2 a and lets five MuJoCo substeps push it out of the walls; the same maps (4 x 4 cells), the
+same start noise and five evaluation tasks per maze, success within 1.0 of the goal. Layouts other
+than OGBench's (for transfer) build the same physics around another map.
+
+Pictures come from `MazeRenderer`, a NumPy renderer written for speed instead of MuJoCo's camera: the
+maze is drawn once per layout (floor coloured by position, so a single frame tells where it is, as
+OGBench's visual mazes do; walls dark), and each frame copies it and stamps two discs, the goal
+(radius 1.0, the success distance) under the point (radius 0.7, its sphere). Many frames render as
+one batch.
+
+The task is given as a conditioning vector, the goal's xy scaled to [-1, 1] over the maze (values
+outside that range stay possible, for the out-of-distribution questions), and optionally as a goal
+image (the maze with the point at the goal). Goals come from a set: OGBench's five tasks, or the
+maze's free cells split into a training set and a held-out set (every fourth cell, in row-major
+order, is held out).
+"""
+
+from __future__ import annotations
+
+import functools
+
+import gymnasium
+import numpy as np
+
+MAZE_UNIT = 4.0  # OGBench: cell (i, j) is centred at (4 j - 4, 4 i - 4)
+POINT_RADIUS = 0.7  # the point's sphere
+GOAL_RADIUS = 1.0  # OGBench's success distance for the point
+FLOOR_LOW, FLOOR_HIGH, WALL_SHADE = 40, 200, 30
+POINT_COLOUR, GOAL_COLOUR = (255, 255, 255), (230, 40, 40)
+
+# Layouts beyond OGBench's, for transfer: medium's size, its walls moved. (start, goal) cells per task.
+MEDIUM = np.array([
+    [1, 1, 1, 1, 1, 1, 1, 1],
+    [1, 0, 0, 1, 1, 0, 0, 1],
+    [1, 0, 0, 1, 0, 0, 0, 1],
+    [1, 1, 0, 0, 0, 1, 1, 1],
+    [1, 0, 0, 1, 0, 0, 0, 1],
+    [1, 0, 1, 0, 0, 1, 0, 1],
+    [1, 0, 0, 0, 1, 0, 0, 1],
+    [1, 1, 1, 1, 1, 1, 1, 1],
+])  # fmt: skip
+EXTRA_LAYOUTS = {
+    "medium-mirrored": (MEDIUM[:, ::-1], [((1, 6), (6, 1)), ((6, 6), (1, 1)), ((5, 4), (4, 5)), ((6, 2), (6, 6)), ((2, 1), (1, 6))]),
+    "medium-b": (
+        np.array([
+            [1, 1, 1, 1, 1, 1, 1, 1],
+            [1, 0, 0, 0, 1, 0, 0, 1],
+            [1, 0, 1, 0, 1, 0, 1, 1],
+            [1, 0, 1, 0, 0, 0, 0, 1],
+            [1, 0, 1, 1, 1, 1, 0, 1],
+            [1, 0, 0, 0, 1, 0, 0, 1],
+            [1, 1, 1, 0, 0, 0, 1, 1],
+            [1, 1, 1, 1, 1, 1, 1, 1],
+        ]),  # fmt: skip
+        [((1, 1), (6, 5)), ((1, 6), (5, 1)), ((3, 3), (1, 5)), ((5, 5), (1, 1)), ((6, 3), (3, 6))],
+    ),
+}
+OGBENCH_LAYOUTS = ("arena", "medium", "large", "giant")
+LAYOUTS = OGBENCH_LAYOUTS + tuple(EXTRA_LAYOUTS)
+GOAL_SETS = ("tasks", "train", "heldout", "all")
+
+
+def cell_xy(ij) -> np.ndarray:
+    """Centre of maze cell (i, j) in OGBench's coordinates."""
+    return np.array([ij[1] * MAZE_UNIT - MAZE_UNIT, ij[0] * MAZE_UNIT - MAZE_UNIT])
+
+
+def free_cells(maze_map: np.ndarray) -> list[tuple[int, int]]:
+    return [(int(i), int(j)) for i, j in zip(*np.nonzero(maze_map == 0))]
+
+
+def goal_cells(maze_map: np.ndarray, goal_set: str, task_goals) -> list[tuple[int, int]]:
+    """The goal cells of a set: the tasks' goals, or the free cells split 3:1 into train and held-out."""
+    if goal_set == "tasks":
+        return list(task_goals)
+    cells = free_cells(maze_map)
+    if goal_set == "all":
+        return cells
+    heldout = cells[3::4]
+    return heldout if goal_set == "heldout" else [c for c in cells if c not in heldout]
+
+
+class MazeRenderer:
+    """Top-down frames of one maze layout, `size` x `size` RGB, the whole map fitted and centred."""
+
+    def __init__(self, maze_map: np.ndarray, size: int = 64):
+        rows, cols = maze_map.shape
+        self.size = size
+        self.scale = size / (MAZE_UNIT * max(rows, cols))  # pixels per world unit
+        # world xy of the image's top-left corner: the map's outer edge, centred in the square
+        self.x0 = -MAZE_UNIT - MAZE_UNIT / 2 - (size / self.scale - MAZE_UNIT * cols) / 2
+        self.y0 = -MAZE_UNIT - MAZE_UNIT / 2 - (size / self.scale - MAZE_UNIT * rows) / 2
+        centres = (np.arange(size) + 0.5) / self.scale
+        x, y = np.meshgrid(self.x0 + centres, self.y0 + centres)  # [row, col]: y down the image
+        j = np.floor((x + MAZE_UNIT + MAZE_UNIT / 2) / MAZE_UNIT).astype(int)
+        i = np.floor((y + MAZE_UNIT + MAZE_UNIT / 2) / MAZE_UNIT).astype(int)
+        inside = (i >= 0) & (i < rows) & (j >= 0) & (j < cols)
+        wall = ~inside | (maze_map[np.clip(i, 0, rows - 1), np.clip(j, 0, cols - 1)] == 1)
+        u = (x - x.min()) / max(np.ptp(x), 1e-9)
+        v = (y - y.min()) / max(np.ptp(y), 1e-9)
+        floor = np.stack([FLOOR_LOW + (FLOOR_HIGH - FLOOR_LOW) * u, FLOOR_LOW + (FLOOR_HIGH - FLOOR_LOW) * v, np.full_like(u, 128)], -1)
+        self.background = np.where(wall[..., None], WALL_SHADE, floor).astype(np.uint8)
+        self._stamps = {r: self._stamp(r) for r in (POINT_RADIUS, GOAL_RADIUS)}
+
+    def _stamp(self, radius: float):
+        """Pixel offsets around a centre pixel, and their centres' offsets, covering a disc of `radius`."""
+        reach = int(np.ceil(radius * self.scale)) + 1
+        d = np.arange(-reach, reach + 1)
+        di, dj = (a.ravel() for a in np.meshgrid(d, d, indexing="ij"))
+        return di, dj, radius * self.scale
+
+    def pixel(self, xy: np.ndarray) -> np.ndarray:
+        """[N, 2] world xy -> [N, 2] continuous (row, col) image coordinates."""
+        xy = np.asarray(xy, np.float64).reshape(-1, 2)
+        return np.stack([(xy[:, 1] - self.y0) * self.scale, (xy[:, 0] - self.x0) * self.scale], -1)
+
+    def _draw(self, frames: np.ndarray, xy: np.ndarray, radius: float, colour) -> None:
+        di, dj, r_px = self._stamps[radius]
+        pos = self.pixel(xy)
+        rows = np.floor(pos[:, :1]).astype(int) + di  # [N, K]
+        cols = np.floor(pos[:, 1:]).astype(int) + dj
+        inside = (rows - pos[:, :1] + 0.5) ** 2 + (cols - pos[:, 1:] + 0.5) ** 2 <= r_px**2  # pixel centres in the disc
+        inside &= (rows >= 0) & (rows < self.size) & (cols >= 0) & (cols < self.size)
+        n = np.broadcast_to(np.arange(len(frames))[:, None], rows.shape)
+        frames[n[inside], rows[inside], cols[inside]] = colour
+
+    def render(self, xy, goal_xy=None) -> np.ndarray:
+        """Frames [N, size, size, 3] uint8 of the point at xy [N, 2] (and the goal at goal_xy [N, 2])."""
+        xy = np.asarray(xy, np.float64).reshape(-1, 2)
+        frames = np.repeat(self.background[None], len(xy), axis=0)
+        if goal_xy is not None:
+            self._draw(frames, np.asarray(goal_xy).reshape(-1, 2), GOAL_RADIUS, GOAL_COLOUR)
+        self._draw(frames, xy, POINT_RADIUS, POINT_COLOUR)
+        return frames
+
+
+@functools.cache
+def _layout_maze_class():
+    """OGBench's point-maze class, extended to build its walls and tasks from any map."""
+    from ogbench.locomaze.maze import make_maze_env
+
+    probe = make_maze_env("point", "maze", maze_type="arena")
+    base = type(probe)
+    probe.close()
+
+    class LayoutPointMaze(base):
+        def __init__(self, layout_map=None, tasks=None, **kwargs):
+            self._layout_map, self._layout_tasks = layout_map, tasks
+            super().__init__(**kwargs)
+
+        def update_tree(self, tree):
+            if self._layout_map is not None:
+                self.maze_map = np.asarray(self._layout_map)
+            super().update_tree(tree)
+
+        def set_tasks(self):
+            super().set_tasks()
+            if self._layout_tasks is not None:
+                self.task_infos = [dict(task_name=f"task{k + 1}", init_ij=start, init_xy=self.ij_to_xy(start), goal_ij=goal,
+                                        goal_xy=self.ij_to_xy(goal)) for k, (start, goal) in enumerate(self._layout_tasks)]  # fmt: skip
+
+    return LayoutPointMaze
+
+
+def make_point_maze(layout: str):
+    """OGBench's point maze (states) on `layout`, unwrapped (no time limit: PixelMaze keeps its own)."""
+    if layout not in LAYOUTS:
+        from gcrl.errors import GcrlError
+
+        raise GcrlError(f"Unknown maze layout '{layout}'; choose one of {', '.join(LAYOUTS)}.")
+    cls = _layout_maze_class()
+    if layout in EXTRA_LAYOUTS:
+        layout_map, tasks = EXTRA_LAYOUTS[layout]
+        return cls(layout_map=layout_map, tasks=tasks, maze_type="medium", terminate_at_goal=False)
+    return cls(maze_type=layout, terminate_at_goal=False)
+
+
+class PixelMaze(gymnasium.Env):
+    """One pixel maze episode at a time (Gymnasium API). Observations are dicts: 'image' [size, size,
+    3] uint8, 'task' [2] float32 (the goal's xy scaled to [-1, 1]), and with `goal_image` the goal's
+    picture. Reward 1 on the step that reaches the goal (then the episode ends, unless
+    `terminate_at_goal` is off); 0 otherwise.
+
+    reset(options=dict(task_id=k)) runs OGBench's task k (1-5) of this layout; without it the goal is
+    a cell of `goal_set` ('tasks', 'train', 'heldout' or 'all') and the start a free cell, both drawn
+    from the seed; options=dict(goal_ij=(i, j)) or dict(task=vector) chooses the goal (a vector is
+    decoded to the nearest point of the maze, for conditioning values outside the training range)."""
+
+    metadata = {"render_modes": ["rgb_array"]}
+
+    def __init__(self, layout: str = "medium", size: int = 64, goal_set: str = "tasks", goal_image: bool = False,
+                 terminate_at_goal: bool = True, max_episode_steps: int = 1000):  # fmt: skip
+        if goal_set not in GOAL_SETS:
+            from gcrl.errors import GcrlError
+
+            raise GcrlError(f"goal_set must be one of {', '.join(GOAL_SETS)}, got '{goal_set}'.")
+        self.maze = make_point_maze(layout)
+        self.layout, self.goal_set, self.goal_image = layout, goal_set, goal_image
+        self.terminate_at_goal, self.max_episode_steps = terminate_at_goal, max_episode_steps
+        self.renderer = MazeRenderer(self.maze.maze_map, size)
+        self.task_goals = [info["goal_ij"] for info in self.maze.task_infos]
+        self.goals = goal_cells(self.maze.maze_map, goal_set, self.task_goals)
+        self.starts = free_cells(self.maze.maze_map)
+        rows, cols = self.maze.maze_map.shape
+        self._centre = (cell_xy((0, 0)) + cell_xy((rows - 1, cols - 1))) / 2
+        self._half = (cell_xy((rows - 1, cols - 1)) - cell_xy((0, 0))) / 2
+        spaces = {"image": gymnasium.spaces.Box(0, 255, (size, size, 3), np.uint8), "task": gymnasium.spaces.Box(-np.inf, np.inf, (2,), np.float32)}
+        if goal_image:
+            spaces["goal_image"] = gymnasium.spaces.Box(0, 255, (size, size, 3), np.uint8)
+        self.observation_space = gymnasium.spaces.Dict(spaces)
+        self.action_space = gymnasium.spaces.Box(-1.0, 1.0, (2,), np.float32)
+        self.goal_xy, self.steps = np.zeros(2), 0
+
+    def task_vector(self, goal_xy) -> np.ndarray:
+        return ((np.asarray(goal_xy) - self._centre) / self._half).astype(np.float32)
+
+    def goal_from_vector(self, task) -> np.ndarray:
+        return self._centre + np.asarray(task, np.float64) * self._half
+
+    def _observation(self) -> dict:
+        xy = self.maze.get_xy()
+        obs = {"image": self.renderer.render(xy, self.goal_xy)[0], "task": self.task_vector(self.goal_xy)}
+        if self.goal_image:
+            obs["goal_image"] = self._goal_frame
+        return obs
+
+    def _seed_maze(self) -> None:
+        """OGBench's reset draws its start noise from NumPy's global generator and its settling steps
+        from the action space: both follow this environment's seed."""
+        np.random.seed(int(self.np_random.integers(2**31)))
+        self.maze.action_space.seed(int(self.np_random.integers(2**31)))
+
+    def reset(self, *, seed=None, options=None):
+        super().reset(seed=seed)
+        options = options or {}
+        if "task_id" in options:
+            self._seed_maze()
+            self.maze.reset(seed=int(self.np_random.integers(2**31)), options={"task_id": options["task_id"]})
+            self.goal_xy = np.array(self.maze.cur_goal_xy, np.float64)
+        else:
+            if "goal_ij" in options:
+                goal_xy = cell_xy(options["goal_ij"])
+            elif "task" in options:
+                goal_xy = self.goal_from_vector(options["task"])
+            else:
+                goal_xy = cell_xy(self.goals[self.np_random.integers(len(self.goals))])
+            start = self.starts[self.np_random.integers(len(self.starts))]
+            task_info = dict(init_ij=start, goal_ij=self.maze.xy_to_ij(goal_xy))
+            self._seed_maze()
+            self.maze.reset(seed=int(self.np_random.integers(2**31)), options={"task_info": task_info})
+            self.maze.set_goal(goal_xy=goal_xy)
+            self.goal_xy = np.asarray(goal_xy, np.float64)
+        self._goal_frame = self.renderer.render(self.goal_xy)[0] if self.goal_image else None
+        self.steps = 0
+        return self._observation(), {"goal_xy": self.goal_xy.copy(), "xy": self.maze.get_xy()}
+
+    def advance(self, action) -> tuple[float, bool, bool, dict]:
+        """The physics of one step, without the picture: (reward, terminated, truncated, info)."""
+        self.maze.step(np.clip(np.asarray(action, np.float64), -1.0, 1.0))
+        self.steps += 1
+        xy = self.maze.get_xy()
+        success = bool(np.linalg.norm(xy - self.goal_xy) <= GOAL_RADIUS)
+        terminated = success and self.terminate_at_goal
+        truncated = self.steps >= self.max_episode_steps and not terminated
+        return float(success), terminated, truncated, {"success": float(success), "xy": xy}
+
+    def step(self, action):
+        reward, terminated, truncated, info = self.advance(action)
+        return self._observation(), reward, terminated, truncated, info
+
+    def render(self):
+        return self.renderer.render(self.maze.get_xy(), self.goal_xy)[0]
+
+    def close(self):
+        self.maze.close()
+
+
+class PixelMazeVector:
+    """`num_envs` pixel mazes stepped together, their frames rendered as one batch. Observations are
+    the PixelMaze dicts stacked on a leading axis. An episode that ends starts again at once (a new
+    goal of the goal set, or the same task id); its last observation is in info['final_image']."""
+
+    def __init__(self, num_envs: int, seed: int = 0, task_id: int | None = None, **kwargs):
+        self.envs = [PixelMaze(**kwargs) for _ in range(num_envs)]
+        self.renderer, self.task_id, self.seed = self.envs[0].renderer, task_id, seed
+        self.single_observation_space, self.action_space = self.envs[0].observation_space, self.envs[0].action_space
+
+    def __len__(self) -> int:
+        return len(self.envs)
+
+    def _options(self):
+        return {"task_id": self.task_id} if self.task_id is not None else None
+
+    def _observations(self) -> dict:
+        xy = np.stack([env.maze.get_xy() for env in self.envs])
+        goals = np.stack([env.goal_xy for env in self.envs])
+        obs = {"image": self.renderer.render(xy, goals), "task": np.stack([env.task_vector(g) for env, g in zip(self.envs, goals)])}
+        if self.envs[0].goal_image:
+            obs["goal_image"] = np.stack([env._goal_frame for env in self.envs])
+        return obs
+
+    def reset(self) -> dict:
+        for k, env in enumerate(self.envs):
+            env.reset(seed=self.seed * 10_000 + k, options=self._options())
+        return self._observations()
+
+    def step(self, actions):
+        rewards, terminated, truncated = (np.zeros(len(self.envs), dtype) for dtype in (np.float32, bool, bool))
+        ended = []
+        for k, (env, action) in enumerate(zip(self.envs, np.asarray(actions))):
+            rewards[k], terminated[k], truncated[k], _ = env.advance(action)
+            if terminated[k] or truncated[k]:
+                ended.append(k)
+        final = self._observations()["image"][ended] if ended else None
+        for k in ended:
+            self.envs[k].reset(options=self._options())
+        return self._observations(), rewards, terminated, truncated, {"final_image": final, "ended": np.array(ended, int)}
+
+    def close(self) -> None:
+        for env in self.envs:
+            env.close()

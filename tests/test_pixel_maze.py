@@ -1,0 +1,129 @@
+"""The pixel maze: OGBench's point physics unchanged, the renderer's pixels, goal sets and task vectors,
+sparse reward, determinism, the vectorised form, and the layouts for transfer."""
+
+from collections import deque
+
+import numpy as np
+import pytest
+
+from gcrl.envs.pixel_maze import (
+    EXTRA_LAYOUTS,
+    GOAL_COLOUR,
+    MEDIUM,
+    POINT_COLOUR,
+    WALL_SHADE,
+    MazeRenderer,
+    PixelMaze,
+    PixelMazeVector,
+    cell_xy,
+    free_cells,
+    goal_cells,
+)
+
+
+@pytest.fixture(scope="module")
+def env():
+    maze = PixelMaze("medium", goal_image=True)
+    yield maze
+    maze.close()
+
+
+def connected(maze_map) -> bool:
+    cells = free_cells(maze_map)
+    seen, todo = {cells[0]}, deque([cells[0]])
+    while todo:
+        i, j = todo.popleft()
+        for n in ((i + 1, j), (i - 1, j), (i, j + 1), (i, j - 1)):
+            if maze_map[n] == 0 and n not in seen:
+                seen.add(n), todo.append(n)
+    return len(seen) == len(cells)
+
+
+def test_the_medium_map_and_tasks_are_ogbenchs_and_the_transfer_layouts_are_mazes(env):
+    import gymnasium
+    import ogbench  # noqa: F401
+
+    reference = gymnasium.make("pointmaze-medium-v0").unwrapped
+    assert (reference.maze_map == MEDIUM).all() and (env.maze.maze_map == MEDIUM).all()
+    assert [t["goal_ij"] for t in env.maze.task_infos] == [t["goal_ij"] for t in reference.task_infos]
+    for name, (maze_map, tasks) in EXTRA_LAYOUTS.items():
+        assert maze_map.shape == MEDIUM.shape and not (maze_map == MEDIUM).all() and connected(maze_map), name
+        assert all(maze_map[start] == 0 and maze_map[goal] == 0 for start, goal in tasks), name
+        built = PixelMaze(name)
+        assert (built.maze.maze_map == maze_map).all() and [t["init_ij"] for t in built.maze.task_infos] == [s for s, _ in tasks]
+        built.close()
+
+
+def test_the_physics_are_ogbenchs_point(env):
+    import gymnasium
+
+    reference = gymnasium.make("pointmaze-medium-v0").unwrapped
+    reference.reset(seed=0)
+    actions = np.random.default_rng(0).uniform(-1, 1, (60, 2))
+    for maze in (reference, env.maze):
+        maze.set_xy(cell_xy((1, 1)))
+    for action in actions:  # into walls and along them
+        reference.step(action)
+        env.advance(action)
+        np.testing.assert_array_equal(env.maze.get_xy(), reference.get_xy())
+
+
+def test_the_renderer_draws_walls_floor_goal_and_point_where_they_are():
+    renderer = MazeRenderer(MEDIUM, 64)  # 8 x 8 cells of 8 x 8 pixels
+    assert renderer.scale == 2.0
+    background = renderer.background
+    assert (background[:8, :8] == WALL_SHADE).all()  # cell (0, 0), a wall
+    floor = background[8:16, 8:16]  # cell (1, 1), free: coloured by position
+    assert (floor != WALL_SHADE).any(axis=-1).all() and floor[0, 0, 0] < floor[0, -1, 0] and floor[0, 0, 1] < floor[-1, 0, 1]
+    frame = renderer.render(cell_xy((1, 1)), cell_xy((6, 6)))[0]
+    assert (frame[11:13, 11:13] == POINT_COLOUR).all()  # the point at the centre of cell (1, 1)
+    assert (frame[51:53, 51:53] == GOAL_COLOUR).all()  # the goal at cell (6, 6)
+    assert (frame == POINT_COLOUR).all(-1).sum() < (frame == GOAL_COLOUR).all(-1).sum()  # radius 0.7 against 1.0
+    on_goal = renderer.render(cell_xy((6, 6)), cell_xy((6, 6)))[0]  # the point drawn over the goal
+    assert (on_goal[51:53, 51:53] == POINT_COLOUR).all() and (on_goal == GOAL_COLOUR).all(-1).any()
+    batch = renderer.render(np.stack([cell_xy((1, 1)), cell_xy((2, 2))]), np.stack([cell_xy((6, 6))] * 2))
+    np.testing.assert_array_equal(batch[0], frame)
+
+
+def test_goal_sets_split_the_free_cells_and_task_vectors_name_goals(env):
+    train, heldout = goal_cells(MEDIUM, "train", []), goal_cells(MEDIUM, "heldout", [])
+    assert not set(train) & set(heldout) and sorted(train + heldout) == sorted(free_cells(MEDIUM)) and len(heldout) == len(free_cells(MEDIUM)) // 4
+    corner = env.task_vector(cell_xy((1, 1)))
+    np.testing.assert_allclose(env.goal_from_vector(corner), cell_xy((1, 1)), atol=1e-5)
+    assert (np.abs(env.task_vector(cell_xy((6, 6)))) < 1).all() and (corner < 0).all()
+    obs, info = env.reset(seed=3, options={"task": np.array([1.5, -0.2])})  # outside the training range: still a goal
+    np.testing.assert_allclose(info["goal_xy"], env.goal_from_vector([1.5, -0.2]))
+    np.testing.assert_allclose(obs["task"], [1.5, -0.2], rtol=1e-6)
+
+
+def test_tasks_reward_on_reaching_the_goal_and_episodes_are_deterministic(env):
+    obs, info = env.reset(seed=0, options={"task_id": 1})
+    assert obs["image"].shape == (64, 64, 3) and obs["image"].dtype == np.uint8
+    assert (np.abs(info["goal_xy"] - cell_xy((6, 6))) <= 1.0).all()  # OGBench's task 1 goal, with its noise (a quarter cell)
+    assert (obs["goal_image"] == POINT_COLOUR).all(-1).any() and not (obs["goal_image"] == GOAL_COLOUR).all(-1).any()
+    _, reward, terminated, _, _ = env.step([0.0, 0.0])
+    assert reward == 0.0 and not terminated
+    env.maze.set_xy(info["goal_xy"] + [0.3, 0.0])
+    _, reward, terminated, _, step_info = env.step([0.0, 0.0])
+    assert reward == 1.0 and terminated and step_info["success"] == 1.0
+
+    def rollout(seed):
+        frames = [env.reset(seed=seed, options=None)[0]["image"]]
+        for action in np.random.default_rng(1).uniform(-1, 1, (20, 2)):
+            frames.append(env.step(action)[0]["image"])
+        return np.stack(frames)
+
+    np.testing.assert_array_equal(rollout(5), rollout(5))
+    assert (rollout(5) != rollout(6)).any()
+
+
+def test_the_vector_steps_together_and_restarts_ended_episodes():
+    vec = PixelMazeVector(3, seed=0, layout="medium", goal_set="heldout", max_episode_steps=5)
+    obs = vec.reset()
+    assert obs["image"].shape == (3, 64, 64, 3) and obs["task"].shape == (3, 2)
+    heldout = {tuple(cell_xy(c)) for c in goal_cells(MEDIUM, "heldout", [])}
+    assert all(tuple(env.goal_xy) in heldout for env in vec.envs)
+    for step in range(5):
+        obs, rewards, terminated, truncated, info = vec.step(np.zeros((3, 2)))
+    assert truncated.all() and info["final_image"].shape == (3, 64, 64, 3) and all(env.steps == 0 for env in vec.envs)
+    vec.close()
