@@ -28,7 +28,7 @@ def cmd_datasets_generate(args) -> int:
         f"{proto.max_episode_steps} steps, action noise {proto.noise}, seed {args.seed}"
     )
     start = time.perf_counter()
-    generate.generate(args.name, directory, episodes=args.episodes, seed=args.seed, progress=not args.quiet)
+    generate.generate(args.name, directory, episodes=args.episodes, seed=args.seed, progress=not args.quiet, workers=args.workers)
     elapsed = time.perf_counter() - start
     console.print(f"Wrote {train_path} and {val_path} in {elapsed:.1f} s")
     _print_info(str(train_path))

@@ -75,10 +75,11 @@ def _datasets(sub) -> None:
     datasets = sub.add_parser("datasets", help="generate, inspect and list datasets")
     dsub = datasets.add_subparsers(dest="datasets_command", metavar="ACTION", required=True)
 
-    gen = dsub.add_parser("generate", help="generate a pointmaze dataset locally with OGBench's protocol")
+    gen = dsub.add_parser("generate", help="generate a pointmaze or manipulation (cube, scene, puzzle) dataset locally with OGBench's protocol")
     gen.add_argument("name", help="dataset name, e.g. pointmaze-medium-navigate-v0")
     gen.add_argument("--episodes", type=count(1), help="training episodes (default: OGBench's count); validation gets a tenth")
     gen.add_argument("--seed", type=count(0), default=0, help="random seed; the same seed gives identical arrays (default 0)")
+    gen.add_argument("--workers", type=count(1), help="worker processes for manipulation datasets (default: one per core); the arrays do not depend on it")
     gen.add_argument("--force", action="store_true", help="regenerate even if the files exist")
     gen.add_argument("--quiet", action="store_true", help="no progress bar")
     _add_dataset_dir(gen)

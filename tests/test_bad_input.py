@@ -53,7 +53,7 @@ CASES = [
     ("gcrl dagger RUN --lr 0", "--lr: must be a finite number greater than 0"),
     ("gcrl dagger RUN --rounds 0", "--rounds: must be at least 1"),
     ("gcrl datasets generate pointmaze-medium-navigate-v0 --episodes 0", "--episodes: must be at least 1"),
-    ("gcrl datasets generate cube-single-play-v0", "gcrl can generate only the pointmaze datasets"),
+    ("gcrl datasets generate antmaze-large-navigate-v0", "gcrl can generate only the pointmaze and manipulation datasets"),
     # settings (--set, and the same checks on a sweep's settings)
     ("gcrl train --set alpah=3", "no such setting"),
     ("gcrl train --set lr=0", "lr = 0.0: it must be a finite number greater than 0"),

@@ -82,7 +82,7 @@ def test_cli_errors_are_one_clear_line_without_traceback(tmp_path, capsys):
     assert main(["datasets", "info", str(bad)]) == 2
     err = capsys.readouterr().err
     assert "last step is not terminal" in err and "Traceback" not in err
-    assert main(["datasets", "generate", "cube-single-play-v0", "--dataset-dir", str(tmp_path)]) == 2
+    assert main(["datasets", "generate", "antmaze-large-navigate-v0", "--dataset-dir", str(tmp_path)]) == 2
     assert "expert policy" in capsys.readouterr().err
 
 

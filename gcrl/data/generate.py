@@ -1,5 +1,6 @@
-"""Generate OGBench's pointmaze datasets locally, following OGBench's published protocol
-(data_gen_scripts/generate_locomaze.py and commands.sh):
+"""Generate OGBench datasets locally: `generate` is the single entry point. The manipulation datasets
+(cube, scene, puzzle) are gcrl.data.generate_manip's; this module holds the pointmaze generator,
+which follows OGBench's published protocol (data_gen_scripts/generate_locomaze.py and commands.sh):
 
 - the action is the unit direction from the point to the maze's oracle subgoal (the next cell on a
   shortest path to the goal), plus Gaussian noise, clipped to [-1, 1];
@@ -19,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from gcrl import faults
-from gcrl.data import names
+from gcrl.data import generate_manip, names
 from gcrl.console import Reporter
 from gcrl.data.files import atomic_path
 from gcrl.errors import DatasetError
@@ -32,14 +33,19 @@ class Protocol:
     noise: float
 
 
-def protocol(name: str) -> Protocol:
-    """OGBench's settings for a pointmaze dataset (commands.sh)."""
+def protocol(name: str):
+    """OGBench's settings for a dataset gcrl generates (commands.sh): a Protocol for pointmaze, a
+    generate_manip.ManipProtocol for the manipulation datasets."""
     parsed = names.parse(name)
     if not parsed.generatable:
+        needs = "rendered pixels, which gcrl does not generate yet" if parsed.pixels else "its expert policy"
         raise DatasetError(
-            f"gcrl can generate only the pointmaze datasets ({', '.join(names.GENERATABLE)}); "
-            f"'{name}' needs its expert policy, so download it from OGBench instead."
+            "gcrl can generate only the pointmaze and manipulation datasets (pointmaze-*, and the state-based "
+            "cube-*, scene-* and puzzle-* play and noisy ones; `gcrl datasets list` marks them); "
+            f"'{name}' needs {needs}, so download it from OGBench instead."
         )
+    if generate_manip.is_manipulation(name):
+        return generate_manip.protocol(name)
     if parsed.kind == "navigate":
         giant = "-giant-" in name
         return Protocol(episodes=500 if giant else 1000, max_episode_steps=2001 if giant else 1001, noise=0.5)
@@ -58,11 +64,14 @@ def _episode_task(kind: str, maze_map, all_cells, goal_cells, rng) -> tuple[tupl
     return init_ij, goal_cells[rng.randint(len(goal_cells))]
 
 
-def generate_arrays(name: str, episodes: int | None = None, seed: int = 0, progress: bool = True) -> tuple[dict, dict]:
+def generate_arrays(name: str, episodes: int | None = None, seed: int = 0, progress: bool = True, workers: int | None = None) -> tuple[dict, dict]:
     """Roll out the noisy oracle and return (train, val) dicts of arrays in OGBench's raw layout.
 
     Deterministic given the seed. The environment draws from NumPy's global generator, so it is
-    seeded here and restored afterwards."""
+    seeded here and restored afterwards. `workers` (manipulation only; default one per core) splits
+    the episodes over processes without changing the arrays; pointmaze runs in this process."""
+    if generate_manip.is_manipulation(name):
+        return generate_manip.generate_arrays(name, episodes=episodes, seed=seed, progress=progress, workers=workers)
     import gymnasium
 
     import ogbench.locomaze  # noqa: F401  (registers the environments)
@@ -131,7 +140,7 @@ def generate_arrays(name: str, episodes: int | None = None, seed: int = 0, progr
     return {k: v[:cut] for k, v in arrays.items()}, {k: v[cut:] for k, v in arrays.items()}
 
 
-def generate(name: str, directory: Path, episodes: int | None = None, seed: int = 0, progress: bool = True) -> tuple[Path, Path]:
+def generate(name: str, directory: Path, episodes: int | None = None, seed: int = 0, progress: bool = True, workers: int | None = None) -> tuple[Path, Path]:
     """Generate both splits of `name` into `directory`, written atomically; returns their paths."""
     from gcrl.data.load import split_paths
     from gcrl.runlock import DirectoryLock
@@ -143,7 +152,7 @@ def generate(name: str, directory: Path, episodes: int | None = None, seed: int 
         for path in (train_path, val_path):
             for stale in directory.glob(f".{path.name}.*.partial"):
                 stale.unlink(missing_ok=True)
-        train, val = generate_arrays(name, episodes=episodes, seed=seed, progress=progress)
+        train, val = generate_arrays(name, episodes=episodes, seed=seed, progress=progress, workers=workers)
         with atomic_path(train_path) as train_tmp, atomic_path(val_path) as val_tmp:
             for tmp, arrays in ((train_tmp, train), (val_tmp, val)):
                 with open(tmp, "wb") as f:

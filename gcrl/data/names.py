@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from gcrl.errors import DatasetError
 
 _MAZES = ("medium", "large", "giant", "teleport")
+_MANIP = (*(f"cube-{n}" for n in ("single", "double", "triple", "quadruple")), "scene", *(f"puzzle-{n}" for n in ("3x3", "4x4", "4x5", "4x6")))
 
 
 def _published_names() -> list[str]:
@@ -26,9 +27,7 @@ def _published_names() -> list[str]:
     for arena in ("arena", "medium"):
         for kind in ("navigate", "stitch"):
             names.append(f"antsoccer-{arena}-{kind}-v0")
-    manip = [f"cube-{n}" for n in ("single", "double", "triple", "quadruple")]
-    manip += ["scene"] + [f"puzzle-{n}" for n in ("3x3", "4x4", "4x5", "4x6")]
-    for env in manip:
+    for env in _MANIP:
         for kind in ("play", "noisy"):
             for prefix in ("", "visual-"):
                 names.append(f"{prefix}{env}-{kind}-v0")
@@ -39,9 +38,12 @@ def _published_names() -> list[str]:
 
 PUBLISHED = tuple(_published_names())
 
-# Pointmaze datasets gcrl generates locally with OGBench's protocol. 'explore' is not published by
-# OGBench for pointmaze; gcrl adds it with the protocol OGBench uses for antmaze-explore.
-GENERATABLE = tuple(f"pointmaze-{m}-{k}-v0" for m in _MAZES for k in ("navigate", "stitch", "explore"))
+# Datasets gcrl generates locally with OGBench's protocol: every pointmaze dataset ('explore' is not
+# published by OGBench for pointmaze; gcrl adds it with the protocol OGBench uses for
+# antmaze-explore), and the state-based manipulation datasets (cube, scene, puzzle; play, noisy).
+GENERATABLE_POINTMAZE = tuple(f"pointmaze-{m}-{k}-v0" for m in _MAZES for k in ("navigate", "stitch", "explore"))
+GENERATABLE_MANIPULATION = tuple(f"{env}-{k}-v0" for env in _MANIP for k in ("play", "noisy"))
+GENERATABLE = GENERATABLE_POINTMAZE + GENERATABLE_MANIPULATION
 
 _NAME = re.compile(r"^(?P<env>.+)-(?P<kind>[a-z]+)-(?P<version>v\d+)$")
 
