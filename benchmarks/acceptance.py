@@ -17,9 +17,9 @@ from pathlib import Path
 
 import numpy as np
 
-from gcrl import reference
 from gcrl.cli import main as gcrl
-from gcrl.report import aggregate, find_runs, is_finished, read_run
+from gcrl.experiments import reference
+from gcrl.experiments.report import aggregate, find_runs, is_finished, read_run
 
 GRID = Path("results/acceptance.toml")
 ROOT = Path("results/acceptance")

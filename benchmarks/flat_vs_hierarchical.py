@@ -20,8 +20,8 @@ import numpy as np
 from gcrl.console import console, run_command
 from gcrl.data.files import atomic_path
 from gcrl.errors import GcrlError
-from gcrl.hier_eval import evaluate_hierarchical, variant_tag
-from gcrl.report import is_finished as finished
+from gcrl.experiments.report import is_finished as finished
+from gcrl.hierarchy.evaluate import evaluate_hierarchical, variant_tag
 
 # (column, agent of the run, replanning rule or None for the run's own flat execution, agent whose
 # run of the same seed gives the high level or None for the run's own)

@@ -30,7 +30,7 @@ import sys
 from pathlib import Path
 
 from gcrl.cli import main as gcrl
-from gcrl.report import find_runs, is_finished, read_eval
+from gcrl.experiments.report import find_runs, is_finished, read_eval
 
 DATASET = "pointmaze-medium-navigate-v0"
 GRID, GCRL_ROOT = Path("results/acceptance.toml"), Path("results/acceptance")

@@ -1,4 +1,4 @@
-"""How far a run's value function knows its pointmaze (gcrl/value_check.py): the share of greedy
+"""How far a run's value function knows its pointmaze (gcrl/experiments/value_check.py): the share of greedy
 steps on V(neighbour, goal) that lie on a shortest path to the goal, by the distance to the goal in
 cells, beside a random neighbour's chance, and how far the evaluation tasks' goals are.
 
@@ -16,9 +16,9 @@ import sys
 from gcrl.console import run_command
 from gcrl.data.files import atomic_path
 from gcrl.errors import GcrlError
-from gcrl.levels import load, oracle_env
+from gcrl.experiments.value_check import by_distance, greedy_steps, task_distances
+from gcrl.hierarchy.levels import load, oracle_env
 from gcrl.train import eval_env_name
-from gcrl.value_check import by_distance, greedy_steps, task_distances
 
 
 def main() -> None:

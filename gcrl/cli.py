@@ -10,7 +10,6 @@ from gcrl.console import console, run_command
 from gcrl.errors import GcrlError
 from gcrl.parser import DEFAULT_DATASET, build_parser  # noqa: F401  (DEFAULT_DATASET: re-exported)
 
-
 # ---- gcrl datasets ... -----------------------------------------------------------------------
 
 def cmd_datasets_generate(args) -> int:
@@ -117,7 +116,7 @@ def cmd_evaluate(args) -> int:
     # hbc and hiql act through their hierarchy (with its statistics); ris and gcwae have a high level
     # too but act with their flat actor, as in training-time evaluation, unless asked for the hierarchy.
     if hierarchical or ("subgoal" in agent.parts and not agent.parts.get("acts_flat")):
-        from gcrl.levels import Run
+        from gcrl.hierarchy.levels import Run
 
         return _evaluate_hierarchical(args, Run(Path(args.run_dir), train_cfg, spec, agent, state.params, int(state.step)))
     env_name = eval_env_name(train_cfg)
@@ -130,7 +129,7 @@ def cmd_evaluate(args) -> int:
 
 
 def _evaluate_hierarchical(args, run) -> int:
-    from gcrl.hier_eval import evaluate_hierarchical
+    from gcrl.hierarchy.evaluate import evaluate_hierarchical
 
     try:
         dims = [int(d) for d in args.subgoal_dims.split(",")] if args.subgoal_dims else None
@@ -143,9 +142,7 @@ def _evaluate_hierarchical(args, run) -> int:
 
 
 def cmd_bench(args) -> int:
-    from gcrl import bench
-
-    from gcrl import agents, config
+    from gcrl import agents, bench, config
 
     presets = args.presets.split(",") if args.presets else (["cpu"] if args.quick else ["cpu", "paper"])
     agent_names = args.agents.split(",") if args.agents else (["saw", "gcbc"] if args.quick else list(agents.AGENTS))
@@ -159,7 +156,8 @@ def cmd_bench(args) -> int:
 
 
 def cmd_sweep(args) -> int:
-    from gcrl import config, sweep
+    from gcrl import config
+    from gcrl.experiments import sweep
 
     values = sweep.read_file(args.file) if args.file else {}
     cli = dict(agents=args.agents, datasets=args.datasets, seeds=args.seeds, steps=args.steps, eval_every=args.eval_every, eval_episodes=args.eval_episodes,
@@ -175,7 +173,7 @@ def cmd_sweep(args) -> int:
 
 
 def cmd_report(args) -> int:
-    from gcrl import report
+    from gcrl.experiments import report
 
     report.report(args.paths, out=args.out, last=args.last, name=args.name, intro=args.intro, include=args.include or (),
                   unfinished=args.unfinished, maze_agent=args.maze_agent)  # fmt: skip
@@ -183,13 +181,13 @@ def cmd_report(args) -> int:
 
 
 def cmd_dagger(args) -> int:
-    from gcrl import dagger, hierarchy
+    from gcrl.hierarchy import dagger, policy
 
     try:
         tasks = tuple(int(t) for t in args.tasks.split(",")) if args.tasks else (1, 2, 3, 4, 5)
     except ValueError:
         raise GcrlError(f"--tasks expects comma-separated task numbers like 1,3, got '{args.tasks}'.") from None
-    hierarchy.parse_rule(args.replan, args.subgoal_timeout)  # a bad rule fails before anything loads
+    policy.parse_rule(args.replan, args.subgoal_timeout)  # a bad rule fails before anything loads
     cfg = dagger.DaggerConfig(rounds=args.rounds, episodes=args.episodes, eval_episodes=args.eval_episodes or args.episodes, updates=args.updates,
                               batch_size=args.batch_size, threshold=args.threshold, mix_data=args.mix_data, lr=args.lr, replan=args.replan,
                               timeout=args.subgoal_timeout, seed=args.seed, tasks=tasks)  # fmt: skip

@@ -4,7 +4,7 @@ All episodes of one task run in lockstep: E environment instances step together 
 called once per time step on a batch of fixed shape [E, ...], so a jitted policy compiles once and
 the per-step Python overhead is shared by all episodes.
 
-A policy with per-episode state (gcrl.hierarchy.HierarchicalPolicy) may also have reset(E), called
+A policy with per-episode state (gcrl.hierarchy.policy.HierarchicalPolicy) may also have reset(E), called
 at the start of each task, and end_task(lengths) -> {'stats': ..., 'subgoals': ...}, called after it.
 """
 
@@ -33,7 +33,7 @@ class TaskResult:
     trajectories: list[np.ndarray] = field(default_factory=list)  # per episode [T+1, 2] xy (maze envs only)
     starts: np.ndarray = field(default_factory=lambda: np.zeros((0, 2)))  # [E, 2] start xy (maze envs)
     goals_xy: np.ndarray = field(default_factory=lambda: np.zeros((0, 2)))  # [E, 2] goal xy (maze envs)
-    hierarchy: dict | None = None  # a hierarchical policy's statistics (gcrl/hierarchy.py)
+    hierarchy: dict | None = None  # a hierarchical policy's statistics (gcrl/hierarchy/policy.py)
     subgoals: list[np.ndarray] = field(default_factory=list)  # per episode [N, 2] proposed subgoal xy
 
     @property
@@ -73,7 +73,7 @@ class EvalResult:
         tasks = [t for t in self.tasks if t.hierarchy]
         if not tasks:
             return {}
-        from gcrl.hierarchy import combine_stats
+        from gcrl.hierarchy.policy import combine_stats
 
         return {"hierarchy": {"per_task": {str(t.task_id): t.hierarchy for t in tasks}, "overall": combine_stats([t.hierarchy for t in tasks])}}
 

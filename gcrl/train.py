@@ -133,7 +133,7 @@ def run_evaluation(policy: Policy, env_name: str, episodes: int, seed: int, run_
     record = {"step": step, **result.to_dict()}
     write_text(out / f"step_{step:08d}.json", json.dumps(record, indent=2))
     if result.tasks and result.tasks[0].trajectories:
-        from gcrl.plots import plot_maze
+        from gcrl.experiments.plots import plot_maze
 
         plot_maze(result, out / f"maze_step_{step:08d}.png")
     console.print(success_table(result, title=f"{env_name}, {policy.agent.name}, step {step:,}"))

@@ -8,11 +8,11 @@ import numpy as np
 import pytest
 
 from gcrl.cli import main
-from gcrl.dagger import DaggerConfig, dagger
 from gcrl.errors import GcrlError
 from gcrl.evaluate import make_envs
-from gcrl.hier_eval import evaluate_hierarchical
-from gcrl.levels import DecodedHigh, compose, load
+from gcrl.hierarchy.dagger import DaggerConfig, dagger
+from gcrl.hierarchy.evaluate import evaluate_hierarchical
+from gcrl.hierarchy.levels import DecodedHigh, compose, load
 
 DATASET, ENV = "pointmaze-medium-stitch-v0", "pointmaze-medium-v0"
 

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from gcrl.evaluate import EvalResult, evaluate, make_envs, success_table
-from gcrl.plots import plot_maze
+from gcrl.experiments.plots import plot_maze
 
 ENV = "pointmaze-medium-v0"
 

@@ -9,8 +9,9 @@ import json
 import jax
 import numpy as np
 import pytest
+from agent_probes import hand_batch as batch
+from agent_probes import perturbed_params, untrained_run
 
-from agent_probes import hand_batch as batch, perturbed_params, untrained_run
 from gcrl import config
 from gcrl.agents import gcwae
 from gcrl.agents.base import DataSpec
@@ -166,8 +167,8 @@ GOALS = np.array([[10.0, 10.0], [20.0, 4.0]], np.float32)
 
 
 def test_gcwae_high_level_over_its_flat_actor(runs, envs):
-    from gcrl.hier_eval import evaluate_hierarchical
-    from gcrl.levels import load
+    from gcrl.hierarchy.evaluate import evaluate_hierarchical
+    from gcrl.hierarchy.levels import load
 
     _, policy, path = evaluate_hierarchical(runs["gcwae"], episodes=2, tasks=(1,), replan="every:5", progress=False, envs=envs)
     record = json.loads(path.read_text())
@@ -184,9 +185,9 @@ def test_gcwae_high_level_over_its_flat_actor(runs, envs):
 
 
 def test_gcwae_high_level_over_another_runs_low_level(runs, envs):
-    from gcrl.dagger import high_loss_fn
-    from gcrl.hier_eval import evaluate_hierarchical
-    from gcrl.levels import LearnedHigh, load
+    from gcrl.hierarchy.dagger import high_loss_fn
+    from gcrl.hierarchy.evaluate import evaluate_hierarchical
+    from gcrl.hierarchy.levels import LearnedHigh, load
 
     _, policy, path = evaluate_hierarchical(runs["gcivl"], episodes=2, tasks=(1,), high=str(runs["gcwae"]), replan="every:10", progress=False,
                                             envs=envs)  # fmt: skip
@@ -198,7 +199,7 @@ def test_gcwae_high_level_over_another_runs_low_level(runs, envs):
 
 
 def test_with_subgoal_representations_the_high_level_is_not_exposed(runs):
-    from gcrl.levels import compose, load
+    from gcrl.hierarchy.levels import compose, load
 
     run = load(runs["gcwae_rep"])
     assert "subgoal" not in run.agent.parts  # no network here acts on a z

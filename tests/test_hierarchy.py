@@ -9,7 +9,7 @@ import pytest
 
 from gcrl.errors import GcrlError
 from gcrl.evaluate import evaluate, make_envs
-from gcrl.hierarchy import (
+from gcrl.hierarchy.policy import (
     HierarchicalPolicy,
     OracleCompare,
     StateTest,
@@ -194,7 +194,7 @@ class ScriptedLow:
 
 @pytest.fixture(scope="module")
 def oracle_run():
-    from gcrl.levels import OracleHigh
+    from gcrl.hierarchy.levels import OracleHigh
 
     envs = make_envs(ENV, 2)
     oracle = OracleHigh(envs[0])
@@ -219,7 +219,7 @@ def test_oracle_high_level_over_a_scripted_low_level_reaches_the_goals(oracle_ru
 def test_hierarchy_table_and_picture(oracle_run, tmp_path):
     from rich.console import Console
 
-    from gcrl.plots import plot_maze
+    from gcrl.experiments.plots import plot_maze
 
     result, envs = oracle_run
     console = Console(record=True, width=140)
@@ -231,7 +231,7 @@ def test_hierarchy_table_and_picture(oracle_run, tmp_path):
 
 
 def test_evaluation_file_tags_name_the_high_level_and_the_rule():
-    from gcrl.hier_eval import variant_tag
+    from gcrl.hierarchy.evaluate import variant_tag
 
     assert variant_tag(None, None) == ""  # the run's own hierarchy, its own rule: the plain file name
     assert variant_tag(None, "reached:value:-12") == "high-self_reached-value--12"

@@ -5,10 +5,11 @@ import json
 import numpy as np
 import pytest
 
-from gcrl import config, reference
+from gcrl import config
 from gcrl.cli import main
 from gcrl.errors import GcrlError
-from gcrl.report import aggregate, cell_text, find_runs, read_run, report, table_rows
+from gcrl.experiments import reference
+from gcrl.experiments.report import aggregate, cell_text, find_runs, read_run, report, table_rows
 
 MEDIUM, LARGE = "pointmaze-medium-navigate-v0", "pointmaze-large-navigate-v0"
 
@@ -90,7 +91,7 @@ def test_published_numbers_match_reference_md_and_ties_are_all_bold():
 
 
 def read_run_like(score, seed=0):
-    from gcrl.report import RunScores
+    from gcrl.experiments.report import RunScores
 
     return RunScores(None, MEDIUM, "saw", "SAW", seed, np.array([1]), np.array([score]), score, None, None)
 

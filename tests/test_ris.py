@@ -8,8 +8,9 @@ import json
 import jax
 import numpy as np
 import pytest
+from agent_probes import hand_batch as batch
+from agent_probes import perturbed_params, untrained_run
 
-from agent_probes import hand_batch as batch, perturbed_params, untrained_run
 from gcrl import config
 from gcrl.agents import ris
 from gcrl.agents.base import DataSpec
@@ -208,8 +209,8 @@ def envs(short_maze_envs):
 
 
 def test_ris_runs_through_its_own_hierarchy_as_hiql_does(runs, envs):
-    from gcrl.hier_eval import evaluate_hierarchical
-    from gcrl.levels import load
+    from gcrl.hierarchy.evaluate import evaluate_hierarchical
+    from gcrl.hierarchy.levels import load
 
     _, policy, path = evaluate_hierarchical(runs["ris"], episodes=2, tasks=(1,), progress=False, envs=envs)
     record = json.loads(path.read_text())
@@ -227,8 +228,8 @@ def test_ris_runs_through_its_own_hierarchy_as_hiql_does(runs, envs):
 
 
 def test_ris_high_level_over_another_runs_low_level_is_decoded(runs, envs, tiny_maze):
-    from gcrl.hier_eval import evaluate_hierarchical
-    from gcrl.levels import DecodedHigh
+    from gcrl.hierarchy.evaluate import evaluate_hierarchical
+    from gcrl.hierarchy.levels import DecodedHigh
 
     _, policy, path = evaluate_hierarchical(runs["gcivl"], episodes=2, tasks=(1,), high=str(runs["ris"]), replan="every:10", progress=False,
                                             envs=envs, dataset_dir=tiny_maze, candidates=16)  # fmt: skip
@@ -239,8 +240,8 @@ def test_ris_high_level_over_another_runs_low_level_is_decoded(runs, envs, tiny_
 
 
 def test_observation_subgoals_and_dagger_loss(runs):
-    from gcrl.dagger import high_loss_fn
-    from gcrl.levels import compose, load
+    from gcrl.hierarchy.dagger import high_loss_fn
+    from gcrl.hierarchy.levels import compose, load
 
     run = load(runs["ris_obs"])
     policy = compose(run, compare=False)

@@ -7,9 +7,9 @@ import sys
 
 import pytest
 
-from gcrl import sweep
 from gcrl.cli import main
 from gcrl.errors import GcrlError
+from gcrl.experiments import sweep
 from gcrl.train import train
 
 DATASET = "pointmaze-medium-stitch-v0"  # the tiny_maze fixture's

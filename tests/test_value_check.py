@@ -1,4 +1,4 @@
-"""gcrl.value_check on a hand-built maze: an exact value steps right everywhere, its negation
+"""gcrl.experiments.value_check on a hand-built maze: an exact value steps right everywhere, its negation
 wrong wherever a wrong neighbour exists, and the chance column counts neighbours."""
 
 import jax.numpy as jnp
@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from gcrl.envs.maze import bfs_distances, free_cells
-from gcrl.value_check import by_distance, greedy_steps, task_distances
+from gcrl.experiments.value_check import by_distance, greedy_steps, task_distances
 
 # 0 free, 1 wall: a corridor with a dead-end branch at (1, 2).
 MAZE = np.array([

@@ -151,7 +151,7 @@ def make(config: Config, spec: DataSpec) -> Agent:
     if rep:
         parts["phi"] = value.phi
     else:
-        # For hierarchical execution and DAgger (gcrl/levels.py, gcrl/dagger.py): observation
+        # For hierarchical execution and DAgger (gcrl/hierarchy/levels.py, gcrl/hierarchy/dagger.py): observation
         # subgoals; with no 'reach' the low level is the flat actor aimed at the subgoal.
         parts.update(subgoal=subgoal, subgoal_space="observation", high_dist=high_dist,
                      subgoal_target=lambda params, observations, subgoals: subgoals)  # fmt: skip

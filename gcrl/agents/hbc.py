@@ -104,7 +104,7 @@ def make(config: Config, spec: DataSpec) -> Agent:
         parts={
             "subgoal": subgoal,
             "reach": reach,
-            # For hierarchical execution and DAgger (gcrl/hierarchy.py, gcrl/dagger.py): the high
+            # For hierarchical execution and DAgger (gcrl/hierarchy/policy.py, gcrl/hierarchy/dagger.py): the high
             # level works in observation space, and its training target is the subgoal itself.
             "subgoal_space": "observation",
             "high_dist": high_dist,

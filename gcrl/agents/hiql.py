@@ -138,7 +138,7 @@ def make(config: Config, spec: DataSpec) -> Agent:
         parts={
             "reach": nets.reach,
             "subgoal": nets.subgoal,
-            # For hierarchical execution and DAgger (gcrl/hierarchy.py, gcrl/dagger.py): subgoals are
+            # For hierarchical execution and DAgger (gcrl/hierarchy/policy.py, gcrl/hierarchy/dagger.py): subgoals are
             # representations z = phi(s, w); the low level acts on z directly; values and phi for
             # completion tests, subgoal errors in phi-space and the high level's training target.
             "subgoal_space": "representation",

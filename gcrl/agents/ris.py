@@ -101,7 +101,7 @@ class Config(CommonConfig):
 # (antmaze-large-navigate) sets high_alpha = low_alpha = kl_alpha = 3, the defaults. The rows here
 # are HIQL's for the discount, the subgoal steps and the actor goals (OGBench hyperparameters.sh),
 # plus low_actor_rep_grad on pixels, as get_config's comment says, and expectile 0.9 on the state
-# cube-single, the setting the SAW paper's Table 1 marks for its RIS result there (gcrl/reference.py
+# cube-single, the setting the SAW paper's Table 1 marks for its RIS result there (gcrl/experiments/reference.py
 # EXPECTILE_09; SAW's own command line sets it too). HIQL's explore temperatures (10) are not
 # carried over.
 DATASET_SETTINGS = (
@@ -215,7 +215,7 @@ def make(config: Config, spec: DataSpec) -> Agent:
         })  # fmt: skip
         return value_loss + low_loss + high_loss + one_step + waypoint_loss, metrics
 
-    # ---- the hierarchy, for hierarchical execution (gcrl/levels.py) and DAgger ----
+    # ---- the hierarchy, for hierarchical execution (gcrl/hierarchy/levels.py) and DAgger ----
 
     def subgoal(params, observations, goals, key, temperature=0.0):
         """The high actor's subgoal: z renormalised to norm sqrt(dim) (as HIQL acts), or an observation."""

@@ -31,7 +31,7 @@ from gcrl.console import console
 from gcrl.data.files import atomic_path
 from gcrl.errors import GcrlError
 from gcrl.evaluate import evaluate, make_envs
-from gcrl.levels import DAGGER_FILE, HIGH_PARAMS_FILE, Run, compose, load
+from gcrl.hierarchy.levels import DAGGER_FILE, HIGH_PARAMS_FILE, Run, compose, load
 
 HIGH_KEY = "high_actor"
 

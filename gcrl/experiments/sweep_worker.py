@@ -1,5 +1,5 @@
 """One run of a sweep, in whichever process runs it: the sweep's own, a fresh child process
-(`python -m gcrl.sweep_worker JOB`), or a Ray task.
+(`python -m gcrl.experiments.sweep_worker JOB`), or a Ray task.
 
 A job is plain JSON (the run's config.json text, its directory, the dataset directory, whether to
 resume), so it crosses process and machine boundaries without pickling gcrl's classes. run_one never

@@ -10,8 +10,8 @@ from pathlib import Path
 from gcrl.console import console
 from gcrl.data.files import atomic_path
 from gcrl.evaluate import evaluate, success_table
-from gcrl.hierarchy import hierarchy_table, plot_subgoals
-from gcrl.levels import Run, compose, load
+from gcrl.hierarchy.levels import Run, compose, load
+from gcrl.hierarchy.policy import hierarchy_table, plot_subgoals
 
 
 def variant_tag(high: str | None, replan: str | None) -> str:
@@ -48,7 +48,7 @@ def evaluate_hierarchical(run_dir, episodes: int = 50, seed: int = 0, temperatur
     with atomic_path(json_path) as tmp:
         tmp.write_text(json.dumps(record, indent=2))
     if result.tasks and result.tasks[0].trajectories:
-        from gcrl.plots import plot_maze
+        from gcrl.experiments.plots import plot_maze
 
         plot_maze(result, out / f"maze_step_{run.step:08d}{suffix}.png", subgoals=plot_subgoals(result) or None)
     title = f"{result.env_name}, {run.agent.name}{f' ({tag})' if tag else ''}, step {run.step:,}"

@@ -18,10 +18,10 @@ from pathlib import Path
 import numpy as np
 from rich.markup import escape
 
-from gcrl import reference
 from gcrl.console import console, err_console
 from gcrl.data.files import atomic_path
 from gcrl.errors import GcrlError
+from gcrl.experiments import reference
 
 REPORT = "report.md"
 
@@ -317,7 +317,7 @@ def report(paths, out=None, last: int = 3, name: str = REPORT, intro=None, inclu
     after the title and after the table; unfinished runs are left out unless `unfinished`."""
     from rich.table import Table
 
-    from gcrl.plots import plot_curves
+    from gcrl.experiments.plots import plot_curves
 
     if last < 1:
         raise GcrlError(f"--last must be at least 1, got {last}.")

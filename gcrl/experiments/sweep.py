@@ -18,12 +18,13 @@ from dataclasses import asdict, dataclass, field, fields, replace
 from datetime import datetime
 from pathlib import Path
 
-from gcrl import agents, checkpoint, config, faults, sweep_worker
+from gcrl import agents, checkpoint, config, faults
 from gcrl.config import TrainConfig
 from gcrl.console import RunsReporter, console, err_console
 from gcrl.data import load, names
 from gcrl.data.files import atomic_path
 from gcrl.errors import GcrlError
+from gcrl.experiments import sweep_worker
 from gcrl.runlock import DirectoryLock
 
 GRID_KEYS = ("agents", "datasets", "seeds", "overrides", "set", "steps", "eval_every", "eval_episodes", "batch_size", "preset", "root", "dataset_dir")
@@ -333,7 +334,7 @@ def _run_pool(todo: list[Run], workers: int, ledger: _Ledger, reporter: RunsRepo
                 with open(run.run_dir / sweep_worker.LOG, "a") as log:
                     log.write(f"\n--- {datetime.now():%Y-%m-%d %H:%M:%S} {'resuming' if run.action == 'resume' else 'starting'} {run.describe()}\n")
                     log.flush()
-                    proc = subprocess.Popen([sys.executable, "-m", "gcrl.sweep_worker", json.dumps(job)], stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT)
+                    proc = subprocess.Popen([sys.executable, "-m", "gcrl.experiments.sweep_worker", json.dumps(job)], stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT)
                 active[proc] = (run, result_path)
                 ledger.start(run)
             time.sleep(0.2)

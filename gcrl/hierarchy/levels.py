@@ -1,5 +1,5 @@
 """High and low levels from run directories and from the maze oracle, and their composition into a
-HierarchicalPolicy (gcrl/hierarchy.py).
+HierarchicalPolicy (gcrl/hierarchy/policy.py).
 
 - A high level comes from a run whose agent has one (hbc: observation subgoals; hiql: z = phi(s,
   w)), from a DAgger output folder (that run with its fine-tuned high level), or is 'oracle': the
@@ -22,8 +22,7 @@ import jax
 import numpy as np
 
 from gcrl.errors import GcrlError
-from gcrl.policy import stepping
-from gcrl.hierarchy import (
+from gcrl.hierarchy.policy import (
     OBSERVATION,
     REPRESENTATION,
     HierarchicalPolicy,
@@ -33,6 +32,7 @@ from gcrl.hierarchy import (
     parse_rule,
     parse_test,
 )
+from gcrl.policy import stepping
 
 DAGGER_FILE, HIGH_PARAMS_FILE = "dagger.json", "high_actor.msgpack"
 DECODE_CANDIDATES = 1024  # dataset states a HIQL z is decoded among (for pointmaze-giant: ~10 per free cell)
