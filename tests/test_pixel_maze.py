@@ -1,6 +1,7 @@
 """The pixel maze: OGBench's point physics unchanged, the renderer's pixels, goal sets and task vectors,
 sparse reward, determinism, the vectorised form, and the layouts for transfer."""
 
+import json
 from collections import deque
 
 import numpy as np
@@ -127,3 +128,28 @@ def test_the_vector_steps_together_and_restarts_ended_episodes():
         obs, rewards, terminated, truncated, info = vec.step(np.zeros((3, 2)))
     assert truncated.all() and info["final_image"].shape == (3, 64, 64, 3) and all(env.steps == 0 for env in vec.envs)
     vec.close()
+
+
+def test_a_pixel_pointmaze_dataset_is_ogbenchs_pointmaze_rendered_and_trains_and_evaluates_by_name(tmp_path, monkeypatch):
+    from gcrl.cli import main
+    from gcrl.data import load
+    from gcrl.envs import group
+
+    name = "pixel-pointmaze-medium-navigate-v0"
+    assert main(["datasets", "generate", name, "--episodes", "1", "--quiet", "--dataset-dir", str(tmp_path)]) == 0
+    raw = np.load(tmp_path / f"{name}.npz")
+    states = np.load(tmp_path / f"{name}.npz")["qpos"]
+    assert raw["observations"].shape == (1001, 64, 64, 3) and raw["observations"].dtype == np.uint8
+    renderer = MazeRenderer(MEDIUM, 64)
+    np.testing.assert_array_equal(raw["observations"][[0, 500, 1000]], renderer.render(states[[0, 500, 1000]]))
+    assert load.load(name, tmp_path).pixels
+
+    make = group.make_envs  # short evaluation episodes, in this process
+    monkeypatch.setenv("GCRL_EVAL_WORKERS", "1")
+    monkeypatch.setattr(group, "make_envs", lambda env_name, count, **kw: make(env_name, count, **{"max_episode_steps": 20, **kw}))
+    run = tmp_path / "run"
+    assert main(["train", "--agent", "gcbc", "--dataset", name, "--dataset-dir", str(tmp_path), "--steps", "2", "--batch-size", "4",
+                 "--eval-episodes", "1", "--set", "hidden=8,8", "--run-dir", str(run), "--quiet"]) == 0  # fmt: skip
+    result = json.loads((run / "eval" / "step_00000002.json").read_text())
+    assert result["env_name"] == "pixel-pointmaze-medium-v0" and len(result["per_task"]) == 5
+    assert (run / "eval" / "maze_step_00000002.png").stat().st_size > 0  # the maze picture, from the env's geometry

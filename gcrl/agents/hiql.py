@@ -54,7 +54,7 @@ DATASET_SETTINGS = (
     EXPLORE_ACTOR_GOALS,
     (("*-explore-*",), {"high_alpha": 10.0, "low_alpha": 10.0}),
     *SUBGOAL_STEPS,
-    (("visual-*", "powderworld-*"), {"low_actor_rep_grad": True}),
+    (("visual-*", "pixel-*", "powderworld-*"), {"low_actor_rep_grad": True}),
 )
 
 

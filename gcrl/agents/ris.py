@@ -109,7 +109,7 @@ DATASET_SETTINGS = (
     STITCH_ACTOR_GOALS,
     EXPLORE_ACTOR_GOALS,
     *SUBGOAL_STEPS,
-    (("visual-*", "powderworld-*"), {"low_actor_rep_grad": True}),
+    (("visual-*", "pixel-*", "powderworld-*"), {"low_actor_rep_grad": True}),
     (("cube-single-*",), {"expectile": 0.9}),
 )
 

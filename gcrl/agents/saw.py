@@ -76,7 +76,7 @@ DATASET_SETTINGS = (
     (("*cube-*", "*scene-*", "*puzzle-*"), {"subgoal_steps": 10}),
     (("cube-single-*",), {"beta": 0.3, "expectile": 0.9}),
     (("cube-double-*", "cube-triple-*", "scene-*"), {"beta": 1.0}),
-    (("visual-*",), {"share_goal_rep": True}),  # the policy reads the value's phi, as the published pixel runs
+    (("visual-*", "pixel-*"), {"share_goal_rep": True}),  # the policy reads the value's phi, as the published pixel runs
 )
 
 

@@ -40,7 +40,7 @@ def protocol(name: str):
     if not parsed.generatable:
         needs = "rendered pixels, which gcrl does not generate yet" if parsed.pixels else "its expert policy"
         raise DatasetError(
-            "gcrl can generate only the pointmaze and manipulation datasets (pointmaze-*, and the state-based "
+            "gcrl can generate only the pointmaze and manipulation datasets (pointmaze-*, gcrl's own pixel-pointmaze-*, and the state-based "
             "cube-*, scene-* and puzzle-* play and noisy ones; `gcrl datasets list` marks them); "
             f"'{name}' needs {needs}, so download it from OGBench instead."
         )
@@ -72,6 +72,9 @@ def generate_arrays(name: str, episodes: int | None = None, seed: int = 0, progr
     the episodes over processes without changing the arrays; pointmaze runs in this process."""
     if generate_manip.is_manipulation(name):
         return generate_manip.generate_arrays(name, episodes=episodes, seed=seed, progress=progress, workers=workers)
+    if name in names.GENERATABLE_PIXEL_POINTMAZE:
+        states = name.removeprefix("pixel-")
+        return tuple(with_frames(split, names.parse(name).env_name, progress) for split in generate_arrays(states, episodes, seed, progress))
     import gymnasium
 
     import ogbench.locomaze  # noqa: F401  (registers the environments)
@@ -138,6 +141,27 @@ def generate_arrays(name: str, episodes: int | None = None, seed: int = 0, progr
     cut = train_episodes * steps
     arrays = dict(observations=obs, actions=actions, terminals=terminals, qpos=qpos, qvel=qvel)
     return {k: v[:cut] for k, v in arrays.items()}, {k: v[cut:] for k, v in arrays.items()}
+
+
+def with_frames(arrays: dict, env_name: str, progress: bool = True, chunk: int = 65_536) -> dict:
+    """A pointmaze split with its observations replaced by the pixel maze's 64 x 64 frames of the
+    point at each step's xy (qpos), rendered in batches into one uint8 array; the xy stays in qpos."""
+    from gcrl.envs.pixel_maze import MazeRenderer, make_point_maze
+
+    layout = env_name.removeprefix("pixel-pointmaze-").removesuffix("-v0")
+    maze = make_point_maze(layout)
+    renderer = MazeRenderer(maze.maze_map, 64)
+    maze.close()
+    xy = arrays["qpos"]
+    frames = np.empty((len(xy), 64, 64, 3), np.uint8)
+    bar = Reporter(f"render {env_name}", len(xy), "frames", enabled=progress)
+    try:
+        for start in range(0, len(xy), chunk):
+            frames[start : start + chunk] = renderer.render(xy[start : start + chunk])
+            bar.advance(min(chunk, len(xy) - start))
+    finally:
+        bar.close()
+    return {**arrays, "observations": frames}
 
 
 def generate(name: str, directory: Path, episodes: int | None = None, seed: int = 0, progress: bool = True, workers: int | None = None) -> tuple[Path, Path]:

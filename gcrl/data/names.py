@@ -43,7 +43,10 @@ PUBLISHED = tuple(_published_names())
 # antmaze-explore), and the state-based manipulation datasets (cube, scene, puzzle; play, noisy).
 GENERATABLE_POINTMAZE = tuple(f"pointmaze-{m}-{k}-v0" for m in _MAZES for k in ("navigate", "stitch", "explore"))
 GENERATABLE_MANIPULATION = tuple(f"{env}-{k}-v0" for env in _MANIP for k in ("play", "noisy"))
-GENERATABLE = GENERATABLE_POINTMAZE + GENERATABLE_MANIPULATION
+# gcrl's own: OGBench's pointmaze datasets seen through gcrl's fast top-down renderer (gcrl.envs.pixel_maze),
+# evaluated in the matching pixel-pointmaze-MAZE-v0 environment. OGBench has no pixel pointmaze.
+GENERATABLE_PIXEL_POINTMAZE = tuple(f"pixel-pointmaze-{m}-{k}-v0" for m in ("medium", "large", "giant") for k in ("navigate", "stitch"))
+GENERATABLE = GENERATABLE_POINTMAZE + GENERATABLE_MANIPULATION + GENERATABLE_PIXEL_POINTMAZE
 
 _NAME = re.compile(r"^(?P<env>.+)-(?P<kind>[a-z]+)-(?P<version>v\d+)$")
 
@@ -104,6 +107,6 @@ def parse(name: str) -> DatasetName:
         name=name,
         env_name=f"{env}-{m['version']}",
         kind=m["kind"],
-        pixels=env.startswith("visual-") or env.startswith("powderworld"),
+        pixels=env.startswith(("visual-", "pixel-", "powderworld")),
         discrete_actions=env.startswith("powderworld"),
     )

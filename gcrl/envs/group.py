@@ -26,6 +26,7 @@ def make_envs(env_name: str, count: int, **kwargs) -> list:
     with the TimeLimit of its registered spec."""
     import gymnasium
 
+    import gcrl.envs.pixel_maze  # noqa: F401  (registers gcrl's pixel-pointmaze environments)
     import ogbench  # noqa: F401  (registers the environments)
 
     return [gymnasium.make(env_name, **kwargs) for _ in range(count)]

@@ -192,14 +192,14 @@ class PixelMaze(gymnasium.Env):
     metadata = {"render_modes": ["rgb_array"]}
 
     def __init__(self, layout: str = "medium", size: int = 64, goal_set: str = "tasks", goal_image: bool = False,
-                 terminate_at_goal: bool = True, max_episode_steps: int = 1000):  # fmt: skip
+                 terminate_at_goal: bool = True, max_episode_steps: int = 1000, show_goal: bool = True):  # fmt: skip
         if goal_set not in GOAL_SETS:
             from gcrl.errors import GcrlError
 
             raise GcrlError(f"goal_set must be one of {', '.join(GOAL_SETS)}, got '{goal_set}'.")
         self.maze = make_point_maze(layout)
         self.layout, self.goal_set, self.goal_image = layout, goal_set, goal_image
-        self.terminate_at_goal, self.max_episode_steps = terminate_at_goal, max_episode_steps
+        self.terminate_at_goal, self.max_episode_steps, self.show_goal = terminate_at_goal, max_episode_steps, show_goal
         self.renderer = MazeRenderer(self.maze.maze_map, size)
         self.task_goals = [info["goal_ij"] for info in self.maze.task_infos]
         self.goals = goal_cells(self.maze.maze_map, goal_set, self.task_goals)
@@ -222,7 +222,7 @@ class PixelMaze(gymnasium.Env):
 
     def _observation(self) -> dict:
         xy = self.maze.get_xy()
-        obs = {"image": self.renderer.render(xy, self.goal_xy)[0], "task": self.task_vector(self.goal_xy)}
+        obs = {"image": self.renderer.render(xy, self.goal_xy if self.show_goal else None)[0], "task": self.task_vector(self.goal_xy)}
         if self.goal_image:
             obs["goal_image"] = self._goal_frame
         return obs
@@ -297,7 +297,7 @@ class PixelMazeVector:
     def _observations(self) -> dict:
         xy = np.stack([env.maze.get_xy() for env in self.envs])
         goals = np.stack([env.goal_xy for env in self.envs])
-        obs = {"image": self.renderer.render(xy, goals), "task": np.stack([env.task_vector(g) for env, g in zip(self.envs, goals)])}
+        obs = {"image": self.renderer.render(xy, goals if self.envs[0].show_goal else None), "task": np.stack([env.task_vector(g) for env, g in zip(self.envs, goals)])}
         if self.envs[0].goal_image:
             obs["goal_image"] = np.stack([env._goal_frame for env in self.envs])
         return obs
@@ -322,3 +322,51 @@ class PixelMazeVector:
     def close(self) -> None:
         for env in self.envs:
             env.close()
+
+
+class PixelPointMazeEnv(PixelMaze):
+    """The pixel maze as OGBench's environments look to gcrl's offline evaluation: the observation is
+    the frame alone (no goal drawn, as OGBench's visual mazes), reset's info['goal'] the frame with
+    the point at the goal, info['success'] on each step, episodes of OGBench's length that do not end
+    at the goal (OGBench's evaluation stops at success itself), and the maze's geometry for pictures
+    and the oracle. Registered as pixel-pointmaze-{medium,large,giant}-v0; datasets of the same
+    names (pixel-pointmaze-medium-navigate-v0, ...) are OGBench's pointmaze datasets rendered by it."""
+
+    def __init__(self, layout: str = "medium", size: int = 64):
+        super().__init__(layout, size, goal_set="tasks", terminate_at_goal=True, max_episode_steps=10**9, show_goal=False)
+        self.observation_space = gymnasium.spaces.Box(0, 255, (size, size, 3), np.uint8)
+        self.maze_map, self.task_infos, self._maze_unit = self.maze.maze_map, self.maze.task_infos, MAZE_UNIT
+
+    def reset(self, *, seed=None, options=None):
+        obs, info = super().reset(seed=seed, options=options)
+        return obs["image"], {**info, "goal": self.renderer.render(self.goal_xy)[0]}
+
+    def step(self, action):
+        obs, reward, terminated, truncated, info = super().step(action)
+        return obs["image"], reward, terminated, truncated, info
+
+    # the maze's geometry, as OGBench's maze environments expose it (maze pictures, the oracle)
+    def get_xy(self):
+        return self.maze.get_xy()
+
+    def xy_to_ij(self, xy):
+        return self.maze.xy_to_ij(xy)
+
+    def ij_to_xy(self, ij):
+        return self.maze.ij_to_xy(ij)
+
+    @property
+    def cur_goal_xy(self):
+        return self.goal_xy
+
+
+def register_environments() -> None:
+    """pixel-pointmaze-{medium,large,giant}-v0 in gymnasium's registry (once), 1000-step episodes as
+    OGBench's pointmaze (giant 1000 too)."""
+    for layout in ("medium", "large", "giant"):
+        env_id = f"pixel-pointmaze-{layout}-v0"
+        if env_id not in gymnasium.registry:
+            gymnasium.register(id=env_id, entry_point="gcrl.envs.pixel_maze:PixelPointMazeEnv", max_episode_steps=1000, kwargs={"layout": layout})
+
+
+register_environments()
