@@ -241,23 +241,6 @@ def test_an_unhealthy_scene_episode_is_collected_again_from_the_next_seed(monkey
 
 # ---- atomic writes and the command line -----------------------------------------------------------
 
-def test_an_interrupted_write_leaves_no_file_and_keeps_the_old_one(tmp_path, monkeypatch):
-    patch_short(monkeypatch, 5)
-    name = "cube-single-play-v0"
-    train_path, val_path = split_paths(name, tmp_path)
-    train_path.write_bytes(b"previous")
-
-    def crash(*args, **kwargs):
-        raise KeyboardInterrupt
-
-    monkeypatch.setattr(np, "savez_compressed", crash)
-    with pytest.raises(KeyboardInterrupt):
-        G.generate(name, tmp_path, episodes=1, seed=0, progress=False, workers=1)
-    assert train_path.read_bytes() == b"previous"
-    assert not val_path.exists()
-    assert sorted(p.name for p in tmp_path.iterdir() if not p.name.endswith(".lock")) == [train_path.name]
-
-
 KILLED_SCRIPT = """
 import dataclasses, sys
 from gcrl.data import generate, generate_manip as M
