@@ -1,0 +1,113 @@
+"""Sizes and settings of the online world-model agent, with two presets.
+
+Every default is DreamerV3's (danijar/dreamerv3, dreamerv3/configs.yaml at commit e3f0224; its agent
+and RSSM unchanged since f8817c4, December 2024), except where a comment says otherwise.
+
+Presets:
+  'paper': DreamerV3's `size12m` (its smallest image preset above size1m): deter 2048, hidden 256,
+           32 x 16 stochastic latent, CNN depth 16, MLP units 256. (32 x 32 latents first appear at
+           `size50m`: deter 4096, hidden 512, depth 32, units 512; pass those as overrides.)
+  'cpu':   meant for 2 CPU cores: deter 256 in 4 GRU blocks, hidden 128, 16 x 16 latent, CNN depth
+           16, units 128. Every loss setting as 'paper'. (Measured on 2 busy cores: a whole update
+           on DreamerV3's batch of 16 x 64 steps of 64 x 64 images takes ~45 s after a ~70 s
+           compile; the images' CNN dominates, so train on fewer or smaller frames there.)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields, replace
+
+from gcrl.errors import GcrlError
+
+
+@dataclass(frozen=True)
+class Config:
+    # RSSM
+    deter: int = 2048  # deterministic (GRU) state size
+    hidden: int = 256  # width of the layers around the GRU and of the prior/posterior MLPs
+    stoch: int = 32  # categorical latents ...
+    classes: int = 16  # ... of this many classes each
+    blocks: int = 8  # the GRU is block-diagonal over this many groups of the deterministic state
+    dyn_layers: int = 1
+    img_layers: int = 2  # prior MLP
+    obs_layers: int = 1  # posterior MLP
+    unimix: float = 0.01
+    free_nats: float = 1.0
+    # The task vector enters the GRU as one more input branch (beside action, stoch and deter), so
+    # prior, posterior and decoder see it; the reward, continue, actor and critic heads read it
+    # beside the model state. Off: only the heads read it. (Not DreamerV3, which has no task input.)
+    task_in_dynamics: bool = True
+    # Image encoder and decoder
+    depth: int = 16
+    mults: tuple[int, ...] = (2, 3, 4, 4)  # channels depth * mult per stage; each stage halves the image
+    kernel: int = 5
+    min_res: int = 4  # stages run until the image is this small (4 x 4 from 64 x 64 takes 4 stages)
+    dec_blocks: int = 8  # DreamerV3's `bspace`: the decoder's block-linear projection of deter
+    # MLP heads
+    units: int = 256
+    reward_layers: int = 1
+    cont_layers: int = 1
+    actor_layers: int = 3
+    critic_layers: int = 3
+    bins: int = 255
+    actor_min_std: float = 0.1
+    actor_max_std: float = 1.0
+    # DreamerV3's configs.yaml sets the policy's unimix to 0.01 and the paper mixes 1% into the
+    # discrete actor; its code's categorical policy head drops it. gcrl applies it.
+    actor_unimix: float = 0.01
+    # World-model loss scales. dyn: the paper's 0.5 (DreamerV3's current code uses 1.0).
+    rec_scale: float = 1.0
+    reward_scale: float = 1.0
+    cont_scale: float = 1.0
+    dyn_scale: float = 0.5
+    rep_scale: float = 0.1
+    # Actor-critic in imagination
+    imag_length: int = 15
+    horizon: int = 333  # discount 1 - 1/horizon, folded into the continue targets
+    lam: float = 0.95
+    actent: float = 3e-4
+    slowreg: float = 1.0  # the critic's pull towards its slow copy
+    slow_rate: float = 0.02  # slow critic <- rate * critic + (1 - rate) * slow, every update
+    retnorm_rate: float = 0.01
+    retnorm_limit: float = 1.0
+    retnorm_low: float = 5.0  # percentiles
+    retnorm_high: float = 95.0
+    policy_scale: float = 1.0
+    value_scale: float = 1.0
+    repval_scale: float = 0.3  # the critic also fits lambda-returns of replayed sequences
+    # Optimiser (LaProp with adaptive gradient clipping)
+    lr: float = 4e-5
+    agc: float = 0.3
+    eps: float = 1e-20
+    beta1: float = 0.9
+    beta2: float = 0.999
+    warmup: int = 1000
+
+    def __post_init__(self):
+        if self.deter % self.blocks:
+            raise GcrlError(f"online: deter ({self.deter}) must be a multiple of blocks ({self.blocks}).")
+        if self.deter % self.dec_blocks:
+            raise GcrlError(f"online: deter ({self.deter}) must be a multiple of dec_blocks ({self.dec_blocks}).")
+        if self.bins < 2:
+            raise GcrlError(f"online: bins must be at least 2, got {self.bins}.")
+
+    @property
+    def discount(self) -> float:
+        return 1.0 - 1.0 / self.horizon
+
+
+PRESETS = {
+    "paper": {},
+    "cpu": dict(deter=256, hidden=128, stoch=16, classes=16, blocks=4, depth=16, units=128),
+}
+
+
+def preset(name: str, **overrides) -> Config:
+    """A preset's config with `overrides` on top."""
+    if name not in PRESETS:
+        raise GcrlError(f"online: unknown preset '{name}', expected one of {', '.join(PRESETS)}.")
+    known = {f.name for f in fields(Config)}
+    unknown = sorted(set(overrides) - known)
+    if unknown:
+        raise GcrlError(f"online: unknown settings {', '.join(unknown)}.")
+    return replace(Config(), **{**PRESETS[name], **overrides})
