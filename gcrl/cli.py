@@ -195,9 +195,28 @@ def cmd_dagger(args) -> int:
     return 0
 
 
+def cmd_online_train(args) -> int:
+    from gcrl.config import parse_sets
+    from gcrl.online import loop, settings
+
+    cfg, model_cfg = settings.resolve(args.env, args.preset, parse_sets(args.set), seed=args.seed, steps=args.steps or (1 if args.resume else None))  # bad names and values fail here, before any file is written
+    loop.train(cfg, model_cfg, args.run_dir, resume=args.resume, progress=not args.quiet, changes=parse_sets(args.set) if args.resume else None)
+    return 0
+
+
+def cmd_online_evaluate(args) -> int:
+    from pathlib import Path
+
+    from gcrl.online import loop
+
+    loop.evaluate_run(Path(args.run_dir), args.episodes)
+    return 0
+
+
 COMMANDS = {
     "datasets_generate": cmd_datasets_generate, "datasets_info": cmd_datasets_info, "datasets_list": cmd_datasets_list,
     "train": cmd_train, "evaluate": cmd_evaluate, "bench": cmd_bench, "sweep": cmd_sweep, "report": cmd_report, "dagger": cmd_dagger,
+    "online_train": cmd_online_train, "online_evaluate": cmd_online_evaluate,
 }  # fmt: skip
 
 

@@ -240,6 +240,29 @@ def _dagger(sub) -> None:
     dg.set_defaults(func="dagger")
 
 
+def _online(sub) -> None:
+    """gcrl online train | evaluate"""
+    on = sub.add_parser("online", help="online RL from pixels: a world-model agent (DreamerV3) trained in the pixel maze",
+                        description="Train a world-model agent online in a pixel maze, or evaluate such a run.")
+    osub = on.add_subparsers(dest="online_command", metavar="ACTION", required=True)
+    tr = osub.add_parser("train", help="train (or resume) an online run", description="Train an agent online: environments step with the policy, "
+                         "sequences are replayed for the updates at a train ratio, the run is checkpointed and evaluated on the maze's five tasks.")
+    tr.add_argument("--agent", default="dreamer", choices=("dreamer",), help="algorithm (default dreamer)")
+    tr.add_argument("--env", default="pixel-maze-medium", metavar="ENV", help="pixel-maze-LAYOUT: medium, medium-b, medium-mirrored, large, giant, arena (default pixel-maze-medium)")
+    tr.add_argument("--preset", default="cpu", choices=("cpu", "paper"), help="cpu: 32x32 images, 8 envs, batch 16x32, train ratio 8 (~1 h per 50K env steps on 2 cores); paper: DreamerV3 small, 64x64, batch 16x64, ratio 32 (default cpu)")
+    tr.add_argument("--steps", type=count(1), help="environment steps (default: the preset's; cpu 50,000)")
+    tr.add_argument("--seed", type=count(0), help="random seed (default 0)")
+    tr.add_argument("--run-dir", help="where the run is saved (default runs/online/ENV/AGENT-seedS-TIME)")
+    tr.add_argument("--resume", action="store_true", help="continue the run in --run-dir (default: the latest of this agent, env and seed) from its newest checkpoint; the replay is refilled with the prefill")
+    tr.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a loop or model setting, e.g. --set train_ratio=16 --set deter=512; repeatable")
+    tr.add_argument("--quiet", action="store_true", help="no progress bars")
+    tr.set_defaults(func="online_train")
+    ev = osub.add_parser("evaluate", help="evaluate an online run's newest checkpoint on the five tasks")
+    ev.add_argument("run_dir", metavar="RUN", help="the run directory")
+    ev.add_argument("--episodes", type=count(1), help="episodes per task (default: the run's eval_episodes)")
+    ev.set_defaults(func="online_evaluate")
+
+
 def build_parser() -> Parser:
     parser = Parser(
         prog="gcrl",
@@ -247,6 +270,6 @@ def build_parser() -> Parser:
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
-    for add in (_datasets, _train, _evaluate, _bench, _sweep, _report, _dagger):
+    for add in (_datasets, _train, _evaluate, _bench, _sweep, _report, _dagger, _online):
         add(sub)
     return parser

@@ -17,6 +17,7 @@ resumed run first makes up an evaluation that was cut short.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import resource
 import signal
@@ -221,8 +222,8 @@ def _seed_run_dirs(train_cfg: TrainConfig, seeds: list[int], run_dir, resume: bo
     return [default_run_dir(c, stamp=stamp) for c in cfgs]
 
 
-def _with_seed(train_cfg: TrainConfig, seed: int) -> TrainConfig:
-    return TrainConfig(**{**train_cfg.__dict__, "seed": seed})
+def _with_seed(train_cfg, seed: int):
+    return dataclasses.replace(train_cfg, seed=seed)
 
 
 def _resumed_configs(directory: Path, train_cfg: TrainConfig, changes: dict[str, str] | None):
@@ -237,8 +238,11 @@ def _resumed_configs(directory: Path, train_cfg: TrainConfig, changes: dict[str,
     return new_train, new_agent
 
 
-def open_runs(train_cfg, agent_cfg, seeds, run_dir, resume: bool, changes) -> tuple[list[SeedRun], object]:
-    """Lock each seed's run directory; a resumed run takes its saved settings (plus `changes`)."""
+def open_runs(train_cfg, agent_cfg, seeds, run_dir, resume: bool, changes, resumed=None) -> tuple[list[SeedRun], object]:
+    """Lock each seed's run directory; a resumed run takes its saved settings (plus `changes`).
+    `resumed(directory, train_cfg, changes) -> (train_cfg, agent_cfg)` reads them (default: an
+    offline run's config.json; the online loop passes its own)."""
+    resumed = resumed or _resumed_configs
     if len(set(seeds)) != len(seeds) or not seeds:
         raise GcrlError(f"--seeds must be distinct integers, got {seeds}.")
     runs: list[SeedRun] = []
@@ -248,7 +252,7 @@ def open_runs(train_cfg, agent_cfg, seeds, run_dir, resume: bool, changes) -> tu
             run = SeedRun(_with_seed(train_cfg, seed), directory, DirectoryLock(directory).acquire(), created)
             runs.append(run)
             if resume:
-                run.cfg, agent_cfg = _resumed_configs(directory, train_cfg, changes)
+                run.cfg, agent_cfg = resumed(directory, train_cfg, changes)
             elif checkpoint.exists(directory):
                 raise GcrlError(f"{directory} already holds a run. Pass --resume to continue it, or choose another --run-dir.")
             remove_partials(directory)

@@ -281,11 +281,20 @@ class PixelMaze(gymnasium.Env):
 class PixelMazeVector:
     """`num_envs` pixel mazes stepped together, their frames rendered as one batch. Observations are
     the PixelMaze dicts stacked on a leading axis. An episode that ends starts again at once (a new
-    goal of the goal set, or the same task id); its last observation is in info['final_image']."""
+    goal of the goal set, or the same task id); its last observation is in info['final_image'].
 
-    def __init__(self, num_envs: int, seed: int = 0, task_id: int | None = None, **kwargs):
+    autoreset='next-step' (gymnasium 1.0's mode, DreamerV3's convention) returns an ended episode's
+    last observation itself; the next step() ignores that environment's action, starts its new
+    episode and returns the first observation (reward 0, not terminated, info['first'] marks it)."""
+
+    def __init__(self, num_envs: int, seed: int = 0, task_id: int | None = None, autoreset: str = "same-step", **kwargs):
+        if autoreset not in ("same-step", "next-step"):
+            from gcrl.errors import GcrlError
+
+            raise GcrlError(f"autoreset must be 'same-step' or 'next-step', got '{autoreset}'.")
         self.envs = [PixelMaze(**kwargs) for _ in range(num_envs)]
         self.renderer, self.task_id, self.seed = self.envs[0].renderer, task_id, seed
+        self.autoreset, self._pending = autoreset, np.zeros(num_envs, bool)
         self.single_observation_space, self.action_space = self.envs[0].observation_space, self.envs[0].action_space
 
     def __len__(self) -> int:
@@ -305,15 +314,23 @@ class PixelMazeVector:
     def reset(self) -> dict:
         for k, env in enumerate(self.envs):
             env.reset(seed=self.seed * 10_000 + k, options=self._options())
+        self._pending[:] = False
         return self._observations()
 
     def step(self, actions):
         rewards, terminated, truncated = (np.zeros(len(self.envs), dtype) for dtype in (np.float32, bool, bool))
-        ended = []
+        ended, first = [], self._pending.copy()
         for k, (env, action) in enumerate(zip(self.envs, np.asarray(actions))):
+            if first[k]:
+                env.reset(options=self._options())
+                continue
             rewards[k], terminated[k], truncated[k], _ = env.advance(action)
             if terminated[k] or truncated[k]:
                 ended.append(k)
+        if self.autoreset == "next-step":
+            self._pending[:] = False
+            self._pending[ended] = True
+            return self._observations(), rewards, terminated, truncated, {"ended": np.array(ended, int), "first": first}
         final = self._observations()["image"][ended] if ended else None
         for k in ended:
             self.envs[k].reset(options=self._options())
