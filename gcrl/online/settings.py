@@ -1,0 +1,137 @@
+"""Settings of an online run: the loop's (environment, replay, train ratio, schedule) beside the
+model's (online/config.py), two presets, and --set parsing for both.
+
+Presets (the loop's; the model takes the same-named preset of online/config.py):
+  'cpu':   2 CPU cores. 32 x 32 images, 8 environments, batch 16 x length 32, train ratio 8 (one
+           update, ~3.5 s on 2 busy cores, replays 512 steps: ratio 8 makes ~780 updates in 50K env
+           steps, about an hour; DreamerV3's ratio 32 would take ~3 h), 500-step episodes.
+  'paper': DreamerV3 (`size12m` model, train ratio 32) with Director's batch 16 x 64, 64 x 64
+           images, 16 environments, OGBench's 1000-step episodes, 1M env steps.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass, fields
+from pathlib import Path
+
+from gcrl.errors import GcrlError
+from gcrl.online import config as model_config
+
+ENV_PREFIX = "pixel-maze-"
+
+
+@dataclass(frozen=True)
+class LoopConfig:
+    agent: str = "dreamer"
+    env: str = "pixel-maze-medium"
+    preset: str = "cpu"
+    seed: int = 0
+    steps: int = 50_000  # environment steps (summed over the environments)
+    size: int = 32  # image side
+    num_envs: int = 8
+    max_episode_steps: int = 500
+    batch: int = 16
+    length: int = 32
+    train_ratio: float = 8.0  # replayed steps per env step: updates = env_steps * ratio / (batch * length)
+    prefill: int = 1024  # env steps of random actions before the first update (again after a resume)
+    capacity: int = 100_000  # replay steps, over all environments
+    log_every: int = 1000  # env steps
+    checkpoint_every: int = 5000
+    eval_every: int = 10_000  # 0: only at the end
+    eval_episodes: int = 5  # per task
+    keep_checkpoints: int = 2
+    openloop_context: int = 5  # frames observed before the open-loop prediction
+
+    def __post_init__(self):
+        layout(self.env)
+        if self.size not in (16, 32, 64):
+            raise GcrlError(f"online: size must be 16, 32 or 64, got {self.size}.")
+        for name in ("steps", "num_envs", "max_episode_steps", "batch", "length", "log_every", "checkpoint_every", "keep_checkpoints"):
+            if getattr(self, name) < 1:
+                raise GcrlError(f"online: {name} must be at least 1, got {getattr(self, name)}.")
+        if self.train_ratio <= 0:
+            raise GcrlError(f"online: train_ratio must be positive, got {self.train_ratio}.")
+        if self.capacity // self.num_envs < max(self.length, self.prefill // self.num_envs):
+            raise GcrlError(f"online: capacity {self.capacity} holds too few steps per environment for sequences of {self.length} and the prefill.")
+        if self.prefill < self.length * self.num_envs:
+            raise GcrlError(f"online: prefill ({self.prefill}) must give every environment at least one sequence: at least length x num_envs = {self.length * self.num_envs}.")
+        if not 1 <= self.openloop_context < self.length:
+            raise GcrlError(f"online: openloop_context must be between 1 and length - 1, got {self.openloop_context}.")
+
+
+PRESETS = {
+    "cpu": {},
+    "paper": {"steps": 1_000_000, "size": 64, "num_envs": 16, "max_episode_steps": 1000, "length": 64, "train_ratio": 32.0, "prefill": 5000,
+              "capacity": 1_000_000, "log_every": 5000, "checkpoint_every": 25_000, "eval_every": 50_000, "eval_episodes": 20},
+}
+ENVS = tuple(f"{ENV_PREFIX}{name}" for name in ("medium", "medium-b", "medium-mirrored", "large", "giant", "arena"))
+
+
+def layout(env: str) -> str:
+    """The PixelMaze layout an --env name means; one clear error for any other name."""
+    from gcrl.envs.pixel_maze import LAYOUTS
+
+    name = env.removeprefix(ENV_PREFIX)
+    if not env.startswith(ENV_PREFIX) or name not in LAYOUTS:
+        raise GcrlError(f"unknown --env '{env}'; choose one of {', '.join(ENV_PREFIX + n for n in LAYOUTS)}.")
+    return name
+
+
+def _convert(key: str, text: str, default):
+    try:
+        if isinstance(default, bool):
+            if text.lower() not in ("true", "false", "1", "0"):
+                raise ValueError
+            return text.lower() in ("true", "1")
+        if isinstance(default, tuple):
+            return tuple(type(default[0])(x) for x in text.replace("(", "").replace(")", "").split(",") if x.strip())
+        return type(default)(float(text)) if isinstance(default, int) and float(text).is_integer() else type(default)(text)
+    except ValueError:
+        raise GcrlError(f"--set {key}={text}: expected a {type(default).__name__}.") from None
+
+
+def split_sets(sets: dict[str, str]) -> tuple[dict, dict]:
+    """--set texts as typed (loop, model) overrides; an unknown key lists the valid ones."""
+    loop_defaults = {f.name: f.default for f in fields(LoopConfig)}
+    model_defaults = {f.name: f.default for f in fields(model_config.Config)}
+    loop, model = {}, {}
+    for key, text in sets.items():
+        if key in ("agent", "env", "preset"):
+            raise GcrlError(f"--set {key}: pass --{key} instead.")
+        if key in loop_defaults:
+            loop[key] = _convert(key, text, loop_defaults[key])
+        elif key in model_defaults:
+            model[key] = _convert(key, text, model_defaults[key])
+        else:
+            raise GcrlError(f"--set {key}: no such online setting. Valid keys: {', '.join(sorted((set(loop_defaults) - {'agent', 'env', 'preset'}) | set(model_defaults)))}.")
+    return loop, model
+
+
+def resolve(env: str, preset: str = "cpu", sets: dict[str, str] | None = None, **loop_values) -> tuple[LoopConfig, model_config.Config]:
+    """(loop settings, model settings) of a new run."""
+    if preset not in PRESETS:
+        raise GcrlError(f"online: unknown preset '{preset}', expected one of {', '.join(PRESETS)}.")
+    loop_sets, model_sets = split_sets(sets or {})
+    values = {**PRESETS[preset], **{k: v for k, v in loop_values.items() if v is not None}, **loop_sets}
+    return LoopConfig(env=env, preset=preset, **values), model_config.preset(preset, **model_sets)
+
+
+def to_json(loop: LoopConfig, model: model_config.Config) -> str:
+    return json.dumps({"loop": dataclasses.asdict(loop), "model": dataclasses.asdict(model)}, indent=2)
+
+
+def read(run_dir: Path) -> tuple[LoopConfig, model_config.Config]:
+    path = Path(run_dir) / "config.json"
+    try:
+        raw = json.loads(path.read_text())
+        model = {k: tuple(v) if isinstance(v, list) else v for k, v in raw["model"].items()}
+        return LoopConfig(**raw["loop"]), model_config.Config(**model)
+    except (OSError, ValueError, KeyError, TypeError) as err:
+        raise GcrlError(f"{path} is not an online run's configuration ({type(err).__name__}: {err}).") from None
+
+
+def override(loop: LoopConfig, model: model_config.Config, sets: dict[str, str]):
+    loop_sets, model_sets = split_sets(sets)
+    return dataclasses.replace(loop, **loop_sets), dataclasses.replace(model, **model_sets)
