@@ -285,10 +285,12 @@ def load_phase(job: Job, dataset_dir) -> Dataset:
     job.val_data = sampling.to_device(val_set) if val_set is not None else None
     job.timings.load_s = time.perf_counter() - start
     job.spec = data_spec(train_set)
-    if job.train_cfg.env:  # a dataset of one's own, evaluated in an OGBench environment: the shapes must match
+    if job.train_cfg.env or (job.spec.discrete and eval_env_name(job.train_cfg)):
+        # a dataset of one's own evaluated in an OGBench environment: the shapes must match; and a
+        # discrete action head gets every action the environment has, used in the data or not
         from gcrl.envs.group import check_matches
 
-        check_matches(eval_env_name(job.train_cfg), job.spec, job.train_cfg.dataset)
+        job.spec = check_matches(eval_env_name(job.train_cfg), job.spec, job.train_cfg.dataset)
     return train_set
 
 

@@ -32,9 +32,11 @@ def make_envs(env_name: str, count: int, **kwargs) -> list:
     return [gymnasium.make(env_name, **kwargs) for _ in range(count)]
 
 
-def check_matches(env_name: str, spec, dataset: str) -> None:
+def check_matches(env_name: str, spec, dataset: str):
     """One clear error, before any training, when the environment's observations or actions are not
-    the dataset's (`spec`, a gcrl.agents.base.DataSpec): a policy trained on one cannot act in the other."""
+    the dataset's (`spec`, a gcrl.agents.base.DataSpec): a policy trained on one cannot act in the other.
+    Returns the spec with a discrete action head sized by the environment's action count (a dataset
+    need not use every action; OGBench's main.py sizes the head from the environment too)."""
     import gymnasium
 
     env = make_envs(env_name, 1)[0]
@@ -53,9 +55,11 @@ def check_matches(env_name: str, spec, dataset: str) -> None:
         if not spec.discrete or spec.action_dim > act_space.n:
             held = f"actions of dimension {spec.action_dim}" if not spec.discrete else f"discrete actions up to {spec.action_dim - 1}"
             raise GcrlError(f"{env_name} takes {act_space.n} discrete actions, but {dataset} holds {held}. {fix}")
-    elif spec.discrete or (spec.action_dim,) != tuple(act_space.shape):
+        return spec._replace(action_dim=int(act_space.n))
+    if spec.discrete or (spec.action_dim,) != tuple(act_space.shape):
         held = f"{spec.action_dim} discrete actions" if spec.discrete else f"actions of dimension {spec.action_dim}"
         raise GcrlError(f"{env_name} takes actions of shape {tuple(act_space.shape)}, but {dataset} holds {held}. {fix}")
+    return spec
 
 
 def is_maze(env) -> bool:
