@@ -278,6 +278,28 @@ def _abandon(runs: list[SeedRun]) -> None:
                 folder = folder.parent
 
 
+class RunGuard:
+    """Around a job's life: on leaving, `cleanup` runs (environments) and the runs are closed (locks
+    released); if the job failed before `started` was set, the folders it made are removed as well."""
+
+    def __init__(self, runs: list[SeedRun], cleanup=None):
+        self.runs, self.cleanup, self.started = runs, cleanup, False
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, exc_type, exc, tb):
+        try:
+            if self.cleanup is not None:
+                self.cleanup()
+        finally:
+            if exc_type is not None and not self.started:
+                _abandon(self.runs)
+            for run in self.runs:
+                run.close()
+        return False
+
+
 def load_phase(job: Job, dataset_dir) -> Dataset:
     start = time.perf_counter()
     train_set, val_set = load_data(job.train_cfg.dataset, dataset_dir, job.progress)
@@ -502,21 +524,11 @@ def train_seeds(train_cfg: TrainConfig, agent_cfg, seeds: list[int], run_dir: Pa
     summaries, one per seed."""
     runs, agent_cfg = open_runs(train_cfg, agent_cfg, seeds, run_dir, resume, changes)
     job = Job(runs[0].cfg, agent_cfg, runs, resume, progress)
-    started = False
-    try:
+    with RunGuard(runs, cleanup=lambda: job.envs is not None and job.envs.close()) as guard:
         train_set = load_phase(job, dataset_dir)
         build_phase(job)
-        started = True
+        guard.started = True
         announce(job, train_set)
         program = Program(job)
         loop(job, program)
         return finish(job)
-    except BaseException:
-        if not started:
-            _abandon(runs)
-        raise
-    finally:
-        if job.envs is not None:
-            job.envs.close()
-        for run in runs:
-            run.close()

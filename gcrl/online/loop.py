@@ -45,7 +45,7 @@ from gcrl.online import dreamer, settings
 from gcrl.online.behavior import ACState
 from gcrl.online.replay import SequenceReplay
 from gcrl.online.settings import LoopConfig
-from gcrl.train import SeedRun, _abandon, _StopFlag, open_runs, peak_rss_mb
+from gcrl.train import RunGuard, SeedRun, _StopFlag, open_runs, peak_rss_mb
 
 TASKS = 5
 
@@ -334,10 +334,9 @@ def train(cfg: LoopConfig, model_cfg, run_dir: Path | None = None, resume: bool 
     runs, model_cfg = open_runs(cfg, model_cfg, [cfg.seed], run_dir, resume, changes, resumed=_resumed)
     run = runs[0]
     job = OnlineJob(run.cfg, model_cfg, run, progress)
-    started = False
-    try:
+    with RunGuard(runs, cleanup=lambda: job.env is not None and job.env.close()) as guard:
         build_phase(job, resume)
-        started = True
+        guard.started = True
         c = job.cfg
         console.print(
             f"[bold]{c.agent}[/] online on [bold]{c.env}[/] ({c.size}x{c.size} images, {c.num_envs} envs), preset {c.preset}, "
@@ -346,14 +345,6 @@ def train(cfg: LoopConfig, model_cfg, run_dir: Path | None = None, resume: bool 
         )
         loop(job)
         return finish(job)
-    except BaseException:
-        if not started:
-            _abandon(runs)
-        raise
-    finally:
-        if job.env is not None:
-            job.env.close()
-        run.close()
 
 
 def evaluate_run(run_dir: Path, episodes: int | None = None, progress: bool = True) -> dict:
