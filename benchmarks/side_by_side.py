@@ -137,8 +137,9 @@ def table(agents, seeds, steps: int) -> str:
                     if value is not None:
                         pool.append(100 * value)
             lines.append(f"| {agent.upper()} | {seed} | " + " | ".join(cells) + " |")
-        mean_cells = [f"**{sum(p) / len(p):.0f}**" if len(p) == len(seeds) else "-" for m in marks for p in means[m]]
-        lines.append(f"| {agent.upper()} | mean | " + " | ".join(mean_cells) + " |")
+        if len(seeds) > 1:
+            mean_cells = [f"**{sum(p) / len(p):.0f}**" if len(p) == len(seeds) else "-" for m in marks for p in means[m]]
+            lines.append(f"| {agent.upper()} | mean | " + " | ".join(mean_cells) + " |")
     return "\n".join(lines) + "\n"
 
 
