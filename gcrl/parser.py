@@ -266,7 +266,7 @@ def _online(sub) -> None:
 def build_parser() -> Parser:
     parser = Parser(
         prog="gcrl",
-        description="Offline goal-conditioned RL with flat and hierarchical policies (SAW, HIQL, GCIVL, GCBC) on OGBench.",
+        description="Goal-conditioned RL on OGBench: offline, with flat and hierarchical policies (SAW, HIQL, RIS, GCWAE, GCIVL, GCIQL, QRL, CRL, GCBC, HBC), and online from pixels (a DreamerV3 world-model agent in the pixel maze).",
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
