@@ -31,7 +31,8 @@ GOAL_RADIUS = 1.0  # OGBench's success distance for the point
 FLOOR_LOW, FLOOR_HIGH, WALL_SHADE = 40, 200, 30
 POINT_COLOUR, GOAL_COLOUR = (255, 255, 255), (230, 40, 40)
 
-# Layouts beyond OGBench's, for transfer: medium's size, its walls moved. (start, goal) cells per task.
+# Layouts beyond OGBench's: for transfer, medium's size with its walls moved; and a tiny corridor.
+# (start, goal) cells per task.
 MEDIUM = np.array([
     [1, 1, 1, 1, 1, 1, 1, 1],
     [1, 0, 0, 1, 1, 0, 0, 1],
@@ -56,6 +57,15 @@ EXTRA_LAYOUTS = {
             [1, 1, 1, 1, 1, 1, 1, 1],
         ]),  # fmt: skip
         [((1, 1), (6, 5)), ((1, 6), (5, 1)), ((3, 3), (1, 5)), ((5, 5), (1, 1)), ((6, 3), (3, 6))],
+    ),
+    # A tiny corridor of three cells for tests and quick checks: every task's goal is the next cell.
+    "corridor": (
+        np.array([
+            [1, 1, 1, 1, 1],
+            [1, 0, 0, 0, 1],
+            [1, 1, 1, 1, 1],
+        ]),  # fmt: skip
+        [((1, 1), (1, 2)), ((1, 2), (1, 3)), ((1, 3), (1, 2)), ((1, 2), (1, 1)), ((1, 1), (1, 2))],
     ),
 }
 OGBENCH_LAYOUTS = ("arena", "medium", "large", "giant")
@@ -84,9 +94,11 @@ def goal_cells(maze_map: np.ndarray, goal_set: str, task_goals) -> list[tuple[in
 
 
 class MazeRenderer:
-    """Top-down frames of one maze layout, `size` x `size` RGB, the whole map fitted and centred."""
+    """Top-down frames of one maze layout, `size` x `size` RGB, the whole map fitted and centred.
+    `min_point_px` draws the point at least that many pixels in radius (at 32 x 32 the medium maze's
+    0.7-unit point is 0.7 px: about one pixel, too little for a world model to see)."""
 
-    def __init__(self, maze_map: np.ndarray, size: int = 64):
+    def __init__(self, maze_map: np.ndarray, size: int = 64, min_point_px: float = 0.0):
         rows, cols = maze_map.shape
         self.size = size
         self.scale = size / (MAZE_UNIT * max(rows, cols))  # pixels per world unit
@@ -103,14 +115,14 @@ class MazeRenderer:
         v = (y - y.min()) / max(np.ptp(y), 1e-9)
         floor = np.stack([FLOOR_LOW + (FLOOR_HIGH - FLOOR_LOW) * u, FLOOR_LOW + (FLOOR_HIGH - FLOOR_LOW) * v, np.full_like(u, 128)], -1)
         self.background = np.where(wall[..., None], WALL_SHADE, floor).astype(np.uint8)
-        self._stamps = {r: self._stamp(r) for r in (POINT_RADIUS, GOAL_RADIUS)}
+        self._stamps = {POINT_RADIUS: self._stamp(max(POINT_RADIUS * self.scale, min_point_px)), GOAL_RADIUS: self._stamp(GOAL_RADIUS * self.scale)}
 
-    def _stamp(self, radius: float):
-        """Pixel offsets around a centre pixel, and their centres' offsets, covering a disc of `radius`."""
-        reach = int(np.ceil(radius * self.scale)) + 1
+    def _stamp(self, r_px: float):
+        """Pixel offsets around a centre pixel covering a disc of `r_px` pixels, and the radius."""
+        reach = int(np.ceil(r_px)) + 1
         d = np.arange(-reach, reach + 1)
         di, dj = (a.ravel() for a in np.meshgrid(d, d, indexing="ij"))
-        return di, dj, radius * self.scale
+        return di, dj, r_px
 
     def pixel(self, xy: np.ndarray) -> np.ndarray:
         """[N, 2] world xy -> [N, 2] continuous (row, col) image coordinates."""
@@ -192,7 +204,7 @@ class PixelMaze(gymnasium.Env):
     metadata = {"render_modes": ["rgb_array"]}
 
     def __init__(self, layout: str = "medium", size: int = 64, goal_set: str = "tasks", goal_image: bool = False,
-                 terminate_at_goal: bool = True, max_episode_steps: int = 1000, show_goal: bool = True):  # fmt: skip
+                 terminate_at_goal: bool = True, max_episode_steps: int = 1000, show_goal: bool = True, min_point_px: float = 0.0):  # fmt: skip
         if goal_set not in GOAL_SETS:
             from gcrl.errors import GcrlError
 
@@ -200,7 +212,7 @@ class PixelMaze(gymnasium.Env):
         self.maze = make_point_maze(layout)
         self.layout, self.goal_set, self.goal_image = layout, goal_set, goal_image
         self.terminate_at_goal, self.max_episode_steps, self.show_goal = terminate_at_goal, max_episode_steps, show_goal
-        self.renderer = MazeRenderer(self.maze.maze_map, size)
+        self.renderer = MazeRenderer(self.maze.maze_map, size, min_point_px)
         self.task_goals = [info["goal_ij"] for info in self.maze.task_infos]
         self.goals = goal_cells(self.maze.maze_map, goal_set, self.task_goals)
         self.starts = free_cells(self.maze.maze_map)
