@@ -83,6 +83,36 @@ class Config:
     beta2: float = 0.999
     warmup: int = 1000
 
+    # ---- Director (director.py, goal_autoencoder.py) ---------------------------------------------
+    # Hafner et al. 2022. Sources: danijar/director at a6a649e, embodied/agents/director/configs.yaml
+    # (`defaults:`), hierarchy.py and tfutils.py (AutoAdapt). Only director.py reads these.
+    goal_every: int = 8  # K: configs.yaml train_skill_duration: 8 and env_skill_duration: 8
+    goal_codes: int = 8  # configs.yaml skill_shape: [8, 8] (8 one-hot codes ...
+    goal_classes: int = 8  # ... of 8 classes each)
+    goal_enc_layers: int = 4  # configs.yaml goal_encoder.layers: 4 (width: our `units`)
+    goal_dec_layers: int = 4  # configs.yaml goal_decoder.layers: 4
+    goal_kl_target: float = 10.0  # configs.yaml encdec_kl.target: 10.0 (nats, summed over codes)
+    goal_kl_min: float = 1e-5  # configs.yaml encdec_kl.min: 1e-5
+    goal_kl_max: float = 1.0  # configs.yaml encdec_kl.max: 1.0 (a 'mult' AutoAdapt starts at 1.0)
+    goal_kl_vel: float = 0.1  # tfutils.AutoAdapt default vel=0.1 (encdec_kl sets none)
+    goal_kl_thres: float = 0.1  # tfutils.AutoAdapt default thres=0.1
+    director_imag_length: int = 16  # configs.yaml imag_horizon: 16 (a multiple of goal_every)
+    manager_extr: float = 1.0  # configs.yaml manager_rews.extr: 1.0
+    manager_expl: float = 0.1  # configs.yaml manager_rews.expl: 0.1 (expl_rew: adver, adver_impl: squared)
+    manager_discount: float = 0.99  # configs.yaml discount: 0.99, applied once per abstract (K-step) step
+    # Entropy scales: our base's fixed DreamerV3 scale (`actent` above). Director adapts its scales
+    # towards a normalised entropy of 0.5 (configs.yaml actent, manager_actent: 0.5); see director.py.
+    manager_actent: float = 3e-4
+    worker_actent: float = 3e-4
+    # Acting. 'fixed': a new goal every goal_every steps (Director's). 'reached' (gcrl's, not in
+    # Director): a new goal once cosine_max(goal, deter) >= reach_threshold, or after replan_timeout.
+    replan: str = "fixed"
+    reach_threshold: float = 0.9  # gcrl's choice
+    replan_timeout: int = 32  # gcrl's choice (4 K)
+    # Which parameters an update may move: 'all'; 'manager' (the manager's actor and critics);
+    # 'manager_wm' (those and the world model). gcrl's setting, not Director's.
+    finetune: str = "all"
+
     def __post_init__(self):
         if self.deter % self.blocks:
             raise GcrlError(f"online: deter ({self.deter}) must be a multiple of blocks ({self.blocks}).")
