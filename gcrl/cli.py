@@ -199,7 +199,7 @@ def cmd_online_train(args) -> int:
     from gcrl.config import parse_sets
     from gcrl.online import loop, settings
 
-    cfg, model_cfg = settings.resolve(args.env, args.preset, parse_sets(args.set), seed=args.seed, steps=args.steps or (1 if args.resume else None))  # bad names and values fail here, before any file is written
+    cfg, model_cfg = settings.resolve(args.env, args.preset, parse_sets(args.set), agent=args.agent, seed=args.seed, steps=args.steps or (1 if args.resume else None))  # bad names and values fail here, before any file is written
     loop.train(cfg, model_cfg, args.run_dir, resume=args.resume, progress=not args.quiet, changes=parse_sets(args.set) if args.resume else None)
     return 0
 
@@ -209,7 +209,7 @@ def cmd_online_evaluate(args) -> int:
 
     from gcrl.online import loop
 
-    loop.evaluate_run(Path(args.run_dir), args.episodes)
+    loop.evaluate_run(Path(args.run_dir), args.episodes, goals=args.goals, out=Path(args.out) if args.out else None)
     return 0
 
 

@@ -242,13 +242,13 @@ def _dagger(sub) -> None:
 
 def _online(sub) -> None:
     """gcrl online train | evaluate"""
-    on = sub.add_parser("online", help="online RL from pixels: a world-model agent (DreamerV3) trained in the pixel maze",
+    on = sub.add_parser("online", help="online RL from pixels: a world-model agent (DreamerV3) or its hierarchy (Director), trained in the pixel maze",
                         description="Train a world-model agent online in a pixel maze, or evaluate such a run.")
     osub = on.add_subparsers(dest="online_command", metavar="ACTION", required=True)
     tr = osub.add_parser("train", help="train (or resume) an online run", description="Train an agent online: environments step with the policy, "
                          "sequences are replayed for the updates at a train ratio, the run is checkpointed and evaluated on the maze's five tasks.")
-    tr.add_argument("--agent", default="dreamer", choices=("dreamer",), help="algorithm (default dreamer)")
-    tr.add_argument("--env", default="pixel-maze-medium", metavar="ENV", help="pixel-maze-LAYOUT: medium, medium-b, medium-mirrored, large, giant, arena (default pixel-maze-medium)")
+    tr.add_argument("--agent", default="dreamer", choices=("dreamer", "director"), help="dreamer: the flat world-model agent; director: its manager/worker hierarchy (default dreamer)")
+    tr.add_argument("--env", default="pixel-maze-medium", metavar="ENV", help="pixel-maze-LAYOUT: medium, medium-b, medium-mirrored, large, giant, arena, corridor (default pixel-maze-medium)")
     tr.add_argument("--preset", default="cpu", choices=("cpu", "paper"), help="cpu: 32x32 images, 8 envs, batch 16x32, train ratio 8 (~1 h per 50K env steps on 2 cores); paper: DreamerV3 small, 64x64, batch 16x64, ratio 32 (default cpu)")
     tr.add_argument("--steps", type=count(1), help="environment steps (default: the preset's; cpu 50,000)")
     tr.add_argument("--seed", type=count(0), help="random seed (default 0)")
@@ -260,6 +260,8 @@ def _online(sub) -> None:
     ev = osub.add_parser("evaluate", help="evaluate an online run's newest checkpoint on the five tasks")
     ev.add_argument("run_dir", metavar="RUN", help="the run directory")
     ev.add_argument("--episodes", type=count(1), help="episodes per task (default: the run's eval_episodes)")
+    ev.add_argument("--goals", choices=("tasks", "train", "heldout", "all"), help="the five tasks, or episodes towards a goal set's cells from random starts (default: the run's eval_goals)")
+    ev.add_argument("--out", metavar="JSON", help="also write the result to this file")
     ev.set_defaults(func="online_evaluate")
 
 

@@ -76,3 +76,67 @@ def test_next_step_autoreset_gives_the_last_frame_then_a_first():
     _, reward, terminated, truncated, info = env.step(zeros)
     assert info["first"].all() and not (terminated | truncated).any() and (reward == 0).all()
     env.close()
+
+
+def test_ezgreedy_passes_the_policy_through_or_holds_a_random_action_for_zeta_steps():
+    from gcrl.online.explore import EzGreedy
+
+    policy = np.full((3, 2), 0.25, np.float32)
+    never = EzGreedy(3, 2, eps=0.0, zeta=2.0, longest=100, rng=np.random.default_rng(0))
+    assert all((never(policy) == policy).all() for _ in range(20))
+    always = EzGreedy(1, 2, eps=1.0, zeta=2.0, longest=10**6, rng=np.random.default_rng(0))
+    actions = np.array([always(policy[:1])[0] for _ in range(30_000)])
+    assert not (actions == 0.25).any() and (np.abs(actions) <= 1).all()
+    changes = np.nonzero((np.diff(actions, axis=0) != 0).any(1))[0]
+    lengths = np.diff(np.concatenate([[-1], changes]))  # each held action's run of steps
+    # zeta(2): P(n = 1) = 1 / zeta(2) = 6 / pi^2 = 0.608, P(n = 2) = 0.152
+    assert abs((lengths == 1).mean() - 6 / np.pi**2) < 0.02 and abs((lengths == 2).mean() - 1.5 / np.pi**2) < 0.015
+    capped = EzGreedy(1, 2, eps=1.0, zeta=1.1, longest=5, rng=np.random.default_rng(1))
+    actions = np.array([capped(policy[:1])[0] for _ in range(5000)])
+    changes = np.nonzero((np.diff(actions, axis=0) != 0).any(1))[0]
+    assert np.diff(changes).max() <= 5
+
+
+def test_the_point_is_drawn_at_least_min_point_px_in_radius():
+    from gcrl.envs.pixel_maze import MEDIUM, POINT_COLOUR, MazeRenderer
+
+    def point_pixels(renderer):
+        return int((renderer.render(np.array([[4.3, 8.1]])) == POINT_COLOUR).all(-1).sum())
+
+    plain, visible = MazeRenderer(MEDIUM, 32), MazeRenderer(MEDIUM, 32, min_point_px=1.5)
+    assert point_pixels(plain) <= 2  # 0.7 units at 1 px per unit
+    assert 5 <= point_pixels(visible) <= 9  # pi 1.5^2 = 7 pixel centres, give or take the grid
+    assert point_pixels(MazeRenderer(MEDIUM, 64, min_point_px=1.0)) == point_pixels(MazeRenderer(MEDIUM, 64))  # 1.4 px already
+
+
+def test_goal_set_evaluation_and_fine_tuning_from_another_run(tmp_path):
+    import jax
+
+    from gcrl import checkpoint
+    from gcrl.errors import GcrlError
+    from gcrl.online import loop, settings
+
+    source = tmp_path / "source"
+    sets = [*SETS, "--set", "goal_set=train", "--set", "eval_goals=heldout"]
+    assert main(["online", "train", "--run-dir", str(source), "--steps", "40", "--quiet", *sets]) == 0
+    saved = json.loads(sorted((source / "eval").glob("step_*.json"))[-1].read_text())
+    assert saved["goals"] == "heldout" and len(saved["per_task"]) == 5
+    out = tmp_path / "tasks.json"
+    assert main(["online", "evaluate", str(source), "--goals", "tasks", "--out", str(out)]) == 0
+    assert json.loads(out.read_text())["goals"] == "tasks"
+
+    cfg, model_cfg = settings.read(source)
+    agent = loop.make_agent(cfg, model_cfg)
+    fresh = agent.init(jax.random.PRNGKey(5))
+    started = loop.initialised_from(agent, fresh, source)
+    trained, _ = checkpoint.restore_latest(source, loop.saved_template(agent))
+    for a, b in zip(jax.tree_util.tree_leaves(started.params), jax.tree_util.tree_leaves(trained.params)):
+        np.testing.assert_array_equal(a, b)
+    assert int(started.step) == 0 and int(trained.updates) > 0
+    for a, b in zip(jax.tree_util.tree_leaves(started.opt_state), jax.tree_util.tree_leaves(agent.tx.init(trained.params))):
+        np.testing.assert_array_equal(a, b)  # the optimiser starts afresh
+    try:
+        loop.initialised_from(agent, fresh, tmp_path / "nothing")
+        raise AssertionError("expected an error")
+    except GcrlError as err:
+        assert "no checkpoint found" in str(err)

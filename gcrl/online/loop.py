@@ -2,10 +2,13 @@
 and settings kept apart):
 
     open     the run directory, locked (gcrl.train.open_runs; --resume takes its saved settings)
-    build    environments, agent, replay; fresh or from the newest verified checkpoint
-    per env step   act (jitted Dreamer.act, sampled; random during the prefill) -> replay.add -> env.step
+    build    environments, agent (Dreamer or Director: one interface), replay; fresh, from the newest
+             verified checkpoint, or (init_from) from another run's parameters with a fresh optimiser
+    per env step   act (jitted agent.act, sampled; random during the prefill; ezgreedy may hold a
+                   random action instead) -> replay.add -> env.step
                    -> the updates the train ratio owes (each one jitted train_step)
-             -> log every `log_every` env steps -> checkpoint -> evaluate (+ open-loop picture)
+             -> log every `log_every` env steps -> checkpoint -> evaluate (the five tasks or a goal
+             set; + open-loop picture, and Director's goal picture)
     finish   the last checkpoint, summary.json, the closing line
 
 Train ratio (DreamerV3's): replayed steps per env step. Updates start once `prefill` env steps are in
@@ -43,6 +46,7 @@ from gcrl.data.files import write_text
 from gcrl.errors import GcrlError
 from gcrl.online import dreamer, settings
 from gcrl.online.behavior import ACState
+from gcrl.online.explore import EzGreedy
 from gcrl.online.replay import SequenceReplay
 from gcrl.online.settings import LoopConfig
 from gcrl.train import RunGuard, SeedRun, _StopFlag, open_runs, peak_rss_mb
@@ -54,7 +58,7 @@ class Saved(NamedTuple):
     """What a checkpoint holds."""
 
     params: dict
-    ac_state: ACState
+    ac_state: ACState  # the agent's (Director's holds more)
     opt_state: object
     step: jax.Array  # env steps
     updates: jax.Array
@@ -65,15 +69,28 @@ def updates_due(env_steps: int, start: int, ratio: float, batch: int, length: in
     return max(0, int((env_steps - start) * ratio // (batch * length)))
 
 
-def make_env(cfg: LoopConfig, num_envs: int, seed: int, task_id: int | None = None):
+def make_env(cfg: LoopConfig, num_envs: int, seed: int, task_id: int | None = None, goal_set: str | None = None):
     from gcrl.envs.pixel_maze import PixelMazeVector
 
     return PixelMazeVector(num_envs, seed=seed, task_id=task_id, autoreset="next-step", layout=settings.layout(cfg.env), size=cfg.size,
-                           max_episode_steps=cfg.max_episode_steps)  # fmt: skip
+                           max_episode_steps=cfg.max_episode_steps, goal_set=goal_set or cfg.goal_set, min_point_px=cfg.point_px)  # fmt: skip
 
 
-def make_agent(cfg: LoopConfig, model_cfg) -> dreamer.Dreamer:
+def make_agent(cfg: LoopConfig, model_cfg):
+    """The agent `cfg.agent` names: dreamer.Dreamer or director.Director (the same interface)."""
+    if cfg.agent == "dreamer" and model_cfg.finetune != "all":
+        raise GcrlError(f"online: finetune={model_cfg.finetune} freezes parts of Director; the flat agent fine-tunes everything (finetune=all).")
+    if cfg.agent == "director":
+        from gcrl.online import director
+
+        return director.make(model_cfg, 2, False, 2, (cfg.size, cfg.size, 3))
     return dreamer.make(model_cfg, 2, False, 2, (cfg.size, cfg.size, 3))
+
+
+def saved_template(agent) -> "Saved":
+    """A checkpoint's shape, from a freshly initialised agent."""
+    state = agent.init(jax.random.PRNGKey(0))
+    return Saved(state.params, state.ac_state, state.opt_state, jnp.zeros((), jnp.int32), jnp.zeros((), jnp.int32))
 
 
 @functools.lru_cache(maxsize=4)
@@ -139,9 +156,11 @@ def build_phase(job: OnlineJob, resume: bool) -> None:
     if resume:
         template = Saved(state.params, state.ac_state, state.opt_state, jnp.zeros((), jnp.int32), jnp.zeros((), jnp.int32))
         saved, header = checkpoint.restore_latest(run.run_dir, template, quarantine=True)
-        state = dreamer.TrainState(saved.params, saved.ac_state, saved.opt_state, saved.updates)
+        state = type(state)(saved.params, saved.ac_state, saved.opt_state, saved.updates)
         job.env_steps, job.updates = int(saved.step), int(saved.updates)
         run.eval_pending = bool(header.get("eval_pending"))
+    elif cfg.init_from:
+        state = initialised_from(job.agent, state, Path(cfg.init_from))
     job.state, job.saved_step = state, job.env_steps if resume else -1
     job.train_start, job.updates_at_start = job.env_steps + cfg.prefill, job.updates
     write_text(run.run_dir / "config.json", settings.to_json(cfg, job.model_cfg))
@@ -149,6 +168,22 @@ def build_phase(job: OnlineJob, resume: bool) -> None:
     job.replay = SequenceReplay(cfg.num_envs, cfg.capacity // cfg.num_envs, replay_spec(cfg), seed=cfg.seed + job.env_steps)
     job.env = make_env(cfg, cfg.num_envs, seed=cfg.seed + job.env_steps)
     job.act, job.train_step = programs(job.agent)
+
+
+def initialised_from(agent, state, source: Path):
+    """`state` with the parameters and critic state of `source`'s newest checkpoint (a run of the same
+    agent and sizes); the optimiser and counters start fresh, as fine-tuning does."""
+    if not checkpoint.exists(source):
+        raise GcrlError(f"init_from: no checkpoint found in {source}; pass a run directory of a finished (or checkpointed) online run.")
+    source_cfg, source_model = settings.read(source)
+    if source_cfg.agent != agent_name(agent):
+        raise GcrlError(f"init_from: {source} is a {source_cfg.agent} run; this run's agent is {agent_name(agent)}.")
+    saved, _ = checkpoint.restore_latest(source, Saved(state.params, state.ac_state, state.opt_state, jnp.zeros((), jnp.int32), jnp.zeros((), jnp.int32)))
+    return type(state)(saved.params, saved.ac_state, agent.tx.init(saved.params), jnp.zeros((), jnp.int32))
+
+
+def agent_name(agent) -> str:
+    return "director" if type(agent).__name__ == "Director" else "dreamer"
 
 
 # ---- the phases of the loop ---------------------------------------------------------------------------
@@ -203,39 +238,74 @@ def save_phase(job: OnlineJob, eval_pending: bool = False) -> None:
     job.saved_step = job.env_steps
 
 
-def evaluate(agent, params, cfg: LoopConfig, episodes: int, seed: int, act=None) -> dict:
-    """Success on the maze's five tasks, `episodes` each (greedy: the actor's mode), one batch of
-    environments per task, each running its first episode to the end."""
-    act = act or programs(agent)[0]
-    per_task, returns = [], []
-    for task in range(1, TASKS + 1):
-        env = make_env(cfg, episodes, seed=seed + 7919 * task, task_id=task)
+def run_episodes(agent, params, env, seed: int, act, record=None) -> tuple[np.ndarray, np.ndarray]:
+    """Each of `env`'s environments runs its first episode to the end, greedily (the actor's mode);
+    (success [N], return [N]). `record(obs, carry)` sees every step's observation and carry."""
+    episodes = len(env)
+    obs, carry = env.reset(), agent.initial_carry(episodes)
+    first, done = np.ones(episodes, bool), np.zeros(episodes, bool)
+    success, ret = np.zeros(episodes, bool), np.zeros(episodes)
+    key = jax.random.PRNGKey(seed)
+    while not done.all():
+        action, carry = act(params, carry, {"image": obs["image"], "task": obs["task"], "is_first": first}, jax.random.fold_in(key, int(env.envs[0].steps)), sample=False)
+        if record is not None and not done[0]:
+            record(obs, carry)
+        obs, reward, terminated, truncated, info = env.step(np.asarray(action))
+        live = ~done
+        ret += reward * live
+        success |= terminated & live
+        done |= terminated | truncated
+        first = info["first"]
+    return success, ret
+
+
+def evaluate(agent, params, cfg: LoopConfig, episodes: int, seed: int, act=None, goals: str | None = None, record=None) -> dict:
+    """Success of the greedy policy. goals 'tasks': the maze's five tasks, `episodes` each, one batch
+    of environments per task; a goal set ('train', 'heldout', 'all'): 5 x `episodes` episodes towards
+    that set's cells from random starts, as one batch, reported in five groups. `record` sees the
+    first environment's episode."""
+    act, goals = act or programs(agent)[0], goals or cfg.eval_goals
+    if goals == "tasks":
+        batches = [(make_env(cfg, episodes, seed=seed + 7919 * task, task_id=task), seed + task) for task in range(1, TASKS + 1)]
+    else:
+        batches = [(make_env(cfg, TASKS * episodes, seed=seed + 7919, goal_set=goals), seed + 1)]
+    success, returns = [], []
+    for k, (env, batch_seed) in enumerate(batches):
         try:
-            obs, carry = env.reset(), agent.initial_carry(episodes)
-            first, done = np.ones(episodes, bool), np.zeros(episodes, bool)
-            success, ret = np.zeros(episodes, bool), np.zeros(episodes)
-            key = jax.random.PRNGKey(seed + task)
-            while not done.all():
-                action, carry = act(params, carry, {"image": obs["image"], "task": obs["task"], "is_first": first}, jax.random.fold_in(key, int(env.envs[0].steps)), sample=False)
-                obs, reward, terminated, truncated, info = env.step(np.asarray(action))
-                live = ~done
-                ret += reward * live
-                success |= terminated & live
-                done |= terminated | truncated
-                first = info["first"]
+            s, r = run_episodes(agent, params, env, batch_seed, act, record if k == 0 else None)
         finally:
             env.close()
-        per_task.append(float(success.mean()))
-        returns.append(float(ret.mean()))
-    return {"overall": float(np.mean(per_task)), "per_task": per_task, "returns": returns, "episodes_per_task": episodes}
+        success.append(s)
+        returns.append(r)
+    per_group = np.concatenate(success).reshape(TASKS, episodes).mean(1)
+    group_returns = np.concatenate(returns).reshape(TASKS, episodes).mean(1)
+    return {"overall": float(per_group.mean()), "per_task": per_group.tolist(), "returns": group_returns.tolist(), "episodes_per_task": episodes, "goals": goals}
+
+
+def save_goal_picture(job: OnlineJob, frames, goals, path: Path, steps: int = 96) -> None:
+    """Director's evaluation episode: its first `steps` frames above the decoded goals it pursued."""
+    from gcrl.online.director import goal_picture
+
+    goal_frames = jax.jit(job.agent.goal_image)(job.state.params, jnp.asarray(np.stack(goals[:steps])))
+    goal_picture(np.stack(frames[:steps]), np.asarray(goal_frames), path, every=job.model_cfg.goal_every,
+                 title=f"{job.cfg.env}, env step {job.env_steps:,}: frames (top) and the goals the manager chose (decoded)")  # fmt: skip
+
+
+def groups_text(result: dict) -> str:
+    name = "task" if result["goals"] == "tasks" else f"{result['goals']} goals, group "
+    return "  ".join(f"{name}{j + 1} {s:.0%}" for j, s in enumerate(result["per_task"]))
 
 
 def evaluate_phase(job: OnlineJob) -> None:
     cfg, run = job.cfg, job.run
     t0 = time.perf_counter()
-    result = evaluate(job.agent, job.state.params, cfg, cfg.eval_episodes, cfg.seed + 100_000, job.act)
+    frames, goals = [], []
+    record = (lambda obs, carry: (frames.append(obs["image"][0]), goals.append(np.asarray(carry.goal[0])))) if hasattr(job.agent, "goal_image") else None
+    result = evaluate(job.agent, job.state.params, cfg, cfg.eval_episodes, cfg.seed + 100_000, job.act, record=record)
     out = run.run_dir / "eval"
     out.mkdir(exist_ok=True)
+    if frames:
+        save_goal_picture(job, frames, goals, out / f"goals_step_{job.env_steps:08d}.png")
     write_text(out / f"step_{job.env_steps:08d}.json", json.dumps({"step": job.env_steps, "updates": job.updates, **result}, indent=2))
     if job.replay.windows(cfg.length) > 0:
         from gcrl.online.openloop import openloop_picture
@@ -245,8 +315,7 @@ def evaluate_phase(job: OnlineJob) -> None:
     run.eval_logger.log(job.env_steps, {"overall": result["overall"], **{f"task{j + 1}": s for j, s in enumerate(result["per_task"])}})
     run.eval_pending, job.result = False, result
     job.times["eval_s"] += time.perf_counter() - t0
-    tasks = "  ".join(f"task{j + 1} {s:.0%}" for j, s in enumerate(result["per_task"]))
-    console.print(f"  evaluation at env step {job.env_steps:,}: success {result['overall']:.0%} ({tasks})", highlight=False)
+    console.print(f"  evaluation at env step {job.env_steps:,}: success {result['overall']:.0%} ({groups_text(result)})", highlight=False)
 
 
 def _crossed(before: int, after: int, every: int) -> bool:
@@ -260,6 +329,7 @@ def loop(job: OnlineJob) -> None:
     E = cfg.num_envs
     key = jax.random.fold_in(jax.random.PRNGKey(cfg.seed), job.env_steps)
     rng = np.random.default_rng(cfg.seed + job.env_steps)
+    explore = EzGreedy(cfg.num_envs, 2, cfg.explore_eps, cfg.explore_zeta, cfg.explore_max, rng) if cfg.explore == "ezgreedy" else None
     obs, carry = job.env.reset(), job.agent.initial_carry(E)
     first, reward, terminal = np.ones(E, bool), np.zeros(E, np.float32), np.zeros(E, bool)
     ep_return, ep_success = np.zeros(E), np.zeros(E, bool)
@@ -273,6 +343,9 @@ def loop(job: OnlineJob) -> None:
                 action, carry = job.act(job.state.params, carry, {"image": obs["image"], "task": obs["task"], "is_first": first}, k_act)
                 if job.env_steps < job.train_start:  # prefill: random actions, carried as the actions taken
                     action = rng.uniform(-1, 1, (E, 2)).astype(np.float32)
+                    carry = carry._replace(prev_action=jnp.asarray(action))
+                elif explore is not None:  # the actions executed are the ones carried
+                    action = explore(np.asarray(action))
                     carry = carry._replace(prev_action=jnp.asarray(action))
                 action = np.asarray(action)
                 job.replay.add({"image": obs["image"], "action": action, "reward": reward, "is_first": first, "is_terminal": terminal, "task": obs["task"]})
@@ -347,14 +420,17 @@ def train(cfg: LoopConfig, model_cfg, run_dir: Path | None = None, resume: bool 
         return finish(job)
 
 
-def evaluate_run(run_dir: Path, episodes: int | None = None, progress: bool = True) -> dict:
-    """Evaluate a run's newest checkpoint on the five tasks (nothing is written)."""
+def evaluate_run(run_dir: Path, episodes: int | None = None, progress: bool = True, goals: str | None = None, out: Path | None = None) -> dict:
+    """Evaluate a run's newest checkpoint on the five tasks or a goal set; with `out`, the result is
+    also written there as JSON."""
     cfg, model_cfg = settings.read(run_dir)
+    if goals is not None:
+        cfg = dataclasses.replace(cfg, eval_goals=goals)  # checked like a setting
     agent = make_agent(cfg, model_cfg)
-    state = agent.init(jax.random.PRNGKey(cfg.seed))
-    template = Saved(state.params, state.ac_state, state.opt_state, jnp.zeros((), jnp.int32), jnp.zeros((), jnp.int32))
-    saved, _ = checkpoint.restore_latest(run_dir, template)
+    saved, _ = checkpoint.restore_latest(run_dir, saved_template(agent))
     result = evaluate(agent, saved.params, cfg, episodes or cfg.eval_episodes, cfg.seed + 200_000)
-    tasks = "  ".join(f"task{j + 1} {s:.0%}" for j, s in enumerate(result["per_task"]))
-    console.print(f"{cfg.env}, {cfg.agent}, env step {int(saved.step):,}: success {result['overall']:.0%} ({tasks})", highlight=False)
-    return {"step": int(saved.step), **result}
+    console.print(f"{cfg.env}, {cfg.agent}, env step {int(saved.step):,}, goals {result['goals']}: success {result['overall']:.0%} ({groups_text(result)})", highlight=False)
+    result = {"step": int(saved.step), "run_dir": str(run_dir), **result}
+    if out is not None:
+        write_text(Path(out), json.dumps(result, indent=2))
+    return result

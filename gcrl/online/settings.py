@@ -30,6 +30,7 @@ class LoopConfig:
     seed: int = 0
     steps: int = 50_000  # environment steps (summed over the environments)
     size: int = 32  # image side
+    point_px: float = 1.5  # the point is drawn at least this many pixels in radius (OGBench's 0.7 units is 0.7 px at 32 x 32 in medium)
     num_envs: int = 8
     max_episode_steps: int = 500
     batch: int = 16
@@ -43,6 +44,17 @@ class LoopConfig:
     eval_episodes: int = 5  # per task
     keep_checkpoints: int = 2
     openloop_context: int = 5  # frames observed before the open-loop prediction
+    goal_set: str = "tasks"  # training goals: OGBench's five task goals, or the maze's 'train' / 'heldout' / 'all' cells (random starts)
+    eval_goals: str = "tasks"  # what evaluation runs: the five tasks, or episodes towards a goal set's cells
+    # Exploration while training: 'policy' samples the actor (DreamerV3); 'ezgreedy' is temporally
+    # extended epsilon-greedy (Dabney et al. 2021): with probability explore_eps a uniform random
+    # action is held for n ~ zeta(explore_zeta) steps (at most explore_max), the flat control for
+    # the exploration a hierarchy brings.
+    explore: str = "policy"
+    explore_eps: float = 0.05
+    explore_zeta: float = 2.0
+    explore_max: int = 100
+    init_from: str = ""  # a run directory whose newest checkpoint's parameters start this run (fine-tuning; the optimiser starts fresh)
 
     def __post_init__(self):
         layout(self.env)
@@ -57,16 +69,29 @@ class LoopConfig:
             raise GcrlError(f"online: capacity {self.capacity} holds too few steps per environment for sequences of {self.length} and the prefill.")
         if self.prefill < self.length * self.num_envs:
             raise GcrlError(f"online: prefill ({self.prefill}) must give every environment at least one sequence: at least length x num_envs = {self.length * self.num_envs}.")
+        from gcrl.envs.pixel_maze import GOAL_SETS
+
+        for name in ("goal_set", "eval_goals"):
+            if getattr(self, name) not in GOAL_SETS:
+                raise GcrlError(f"online: {name} must be one of {', '.join(GOAL_SETS)}, got '{getattr(self, name)}'.")
+        if self.explore not in ("policy", "ezgreedy"):
+            raise GcrlError(f"online: explore must be 'policy' or 'ezgreedy', got '{self.explore}'.")
+        if not 0.0 <= self.explore_eps <= 1.0 or self.explore_zeta <= 1.0 or self.explore_max < 1:
+            raise GcrlError("online: ezgreedy needs 0 <= explore_eps <= 1, explore_zeta > 1 and explore_max >= 1.")
+        if self.agent not in AGENTS:
+            raise GcrlError(f"online: unknown agent '{self.agent}', expected one of {', '.join(AGENTS)}.")
         if not 1 <= self.openloop_context < self.length:
             raise GcrlError(f"online: openloop_context must be between 1 and length - 1, got {self.openloop_context}.")
 
+
+AGENTS = ("dreamer", "director")
 
 PRESETS = {
     "cpu": {},
     "paper": {"steps": 1_000_000, "size": 64, "num_envs": 16, "max_episode_steps": 1000, "length": 64, "train_ratio": 32.0, "prefill": 5000,
               "capacity": 1_000_000, "log_every": 5000, "checkpoint_every": 25_000, "eval_every": 50_000, "eval_episodes": 20},
 }
-ENVS = tuple(f"{ENV_PREFIX}{name}" for name in ("medium", "medium-b", "medium-mirrored", "large", "giant", "arena"))
+ENVS = tuple(f"{ENV_PREFIX}{name}" for name in ("medium", "medium-b", "medium-mirrored", "large", "giant", "arena", "corridor"))
 
 
 def layout(env: str) -> str:
