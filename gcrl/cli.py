@@ -13,7 +13,7 @@ from gcrl.parser import DEFAULT_DATASET, build_parser  # noqa: F401  (DEFAULT_DA
 # ---- gcrl datasets ... -----------------------------------------------------------------------
 
 def cmd_datasets_generate(args) -> int:
-    from gcrl.data import generate, load
+    from gcrl.data import generate, generate_visual, load
 
     directory = load.dataset_dir(args.dataset_dir)
     train_path, val_path = load.split_paths(args.name, directory)
@@ -26,8 +26,11 @@ def cmd_datasets_generate(args) -> int:
         f"Generating [bold]{args.name}[/]: {episodes} + {max(1, episodes // 10)} validation episodes of "
         f"{proto.max_episode_steps} steps, action noise {proto.noise}, seed {args.seed}"
     )
+    if generate_visual.is_visual(args.name):
+        console.print(f"Rendering {(episodes + max(1, episodes // 10)) * proto.max_episode_steps:,} frames headless (MUJOCO_GL={generate_visual.headless_backend()}), "
+                      f"render settings '{args.render}'; the bar shows frames/s and the time left")  # fmt: skip
     start = time.perf_counter()
-    generate.generate(args.name, directory, episodes=args.episodes, seed=args.seed, progress=not args.quiet, workers=args.workers)
+    generate.generate(args.name, directory, episodes=args.episodes, seed=args.seed, progress=not args.quiet, workers=args.workers, render=args.render)
     elapsed = time.perf_counter() - start
     console.print(f"Wrote {train_path} and {val_path} in {elapsed:.1f} s")
     _print_info(str(train_path))

@@ -62,10 +62,10 @@ def test_protocol_matches_commands_sh():
         assert noisy == M.ManipProtocol(f"{env}-v0", "noisy", count, 1001, 0.1, 0.5, 0.4, p_random)
         for kind in ("play", "noisy"):
             assert names.parse(f"{env}-{kind}-v0").generatable and G.protocol(f"{env}-{kind}-v0").episodes == count
-            assert not names.parse(f"visual-{env}-{kind}-v0").generatable
+            assert names.parse(f"visual-{env}-{kind}-v0").generatable  # rendered: tests/test_generate_visual.py
     assert len(names.GENERATABLE_MANIPULATION) == 18
-    with pytest.raises(DatasetError, match="rendered pixels"):
-        G.protocol("visual-cube-single-play-v0")
+    with pytest.raises(DatasetError, match="cannot render 'visual-antmaze-large-navigate-v0'. OGBench publishes it"):
+        G.protocol("visual-antmaze-large-navigate-v0")
     with pytest.raises(DatasetError, match="pointmaze and manipulation datasets.*expert policy"):
         G.protocol("antmaze-large-navigate-v0")
 
@@ -237,6 +237,18 @@ def test_an_unhealthy_scene_episode_is_collected_again_from_the_next_seed(monkey
     cube = M.Collector(short("cube-single-play-v0", 5))  # only scene is checked
     assert cube.episode(seed=0, episode=0).retries == 0
     cube.close()
+
+
+def test_progress_is_reported_within_episodes_and_a_thrown_away_try_is_taken_back(monkeypatch):
+    verdicts = iter([False, True])
+    monkeypatch.setattr(M, "scene_is_healthy", lambda qpos: next(verdicts))
+    monkeypatch.setattr(M, "PROGRESS_EVERY", 8)
+    collector = M.Collector(short("scene-play-v0", 20))
+    reports: list[int] = []
+    collector.on_rows = reports.append
+    collector.episode(seed=0, episode=0)
+    collector.close()
+    assert reports == [8, 8, 4, -20, 8, 8, 4] and sum(reports) == 20
 
 
 # ---- atomic writes and the command line -----------------------------------------------------------

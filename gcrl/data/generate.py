@@ -1,6 +1,7 @@
 """Generate OGBench datasets locally: `generate` is the single entry point. The manipulation datasets
-(cube, scene, puzzle) are gcrl.data.generate_manip's; this module holds the pointmaze generator,
-which follows OGBench's published protocol (data_gen_scripts/generate_locomaze.py and commands.sh):
+(cube, scene, puzzle) are gcrl.data.generate_manip's, their visual-* twins gcrl.data.generate_visual's;
+this module holds the pointmaze generator, which follows OGBench's published protocol
+(data_gen_scripts/generate_locomaze.py and commands.sh):
 
 - the action is the unit direction from the point to the maze's oracle subgoal (the next cell on a
   shortest path to the goal), plus Gaussian noise, clipped to [-1, 1];
@@ -20,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from gcrl import faults
-from gcrl.data import generate_manip, names
+from gcrl.data import generate_manip, generate_visual, names
 from gcrl.console import Reporter
 from gcrl.data.files import atomic_path
 from gcrl.errors import DatasetError
@@ -35,17 +36,22 @@ class Protocol:
 
 def protocol(name: str):
     """OGBench's settings for a dataset gcrl generates (commands.sh): a Protocol for pointmaze, a
-    generate_manip.ManipProtocol for the manipulation datasets."""
+    generate_manip.ManipProtocol for the manipulation datasets (visual-* ones included)."""
+    if name.startswith("visual-") and not generate_visual.is_visual(name):
+        published = " OGBench publishes it: download it instead (its episodes come from an expert policy)." if name in names.PUBLISHED else ""
+        raise DatasetError(f"gcrl cannot render '{name}'.{published} gcrl renders: {', '.join(generate_visual.VISUAL_MANIPULATION)}.")
     parsed = names.parse(name)
     if not parsed.generatable:
-        needs = "rendered pixels, which gcrl does not generate yet" if parsed.pixels else "its expert policy"
+        needs = "OGBench's powderworld generator, which gcrl does not port" if name.startswith("powderworld") else "its expert policy"
         raise DatasetError(
-            "gcrl can generate only the pointmaze and manipulation datasets (pointmaze-*, gcrl's own pixel-pointmaze-*, and the state-based "
-            "cube-*, scene-* and puzzle-* play and noisy ones; `gcrl datasets list` marks them); "
+            "gcrl can generate only the pointmaze and manipulation datasets (pointmaze-*, gcrl's own pixel-pointmaze-*, and the "
+            "cube-*, scene-* and puzzle-* play and noisy ones, in states and visual-*; `gcrl datasets list` marks them); "
             f"'{name}' needs {needs}, so download it from OGBench instead."
         )
     if generate_manip.is_manipulation(name):
         return generate_manip.protocol(name)
+    if generate_visual.is_visual(name):
+        return generate_visual.protocol(name)
     if parsed.kind == "navigate":
         giant = "-giant-" in name
         return Protocol(episodes=500 if giant else 1000, max_episode_steps=2001 if giant else 1001, noise=0.5)
@@ -70,6 +76,8 @@ def generate_arrays(name: str, episodes: int | None = None, seed: int = 0, progr
     Deterministic given the seed. The environment draws from NumPy's global generator, so it is
     seeded here and restored afterwards. `workers` (manipulation only; default one per core) splits
     the episodes over processes without changing the arrays; pointmaze runs in this process."""
+    if generate_visual.is_visual(name):
+        raise DatasetError(f"{name}: visual datasets are rendered straight to disk (gcrl.data.generate.generate), never held as arrays.")
     if generate_manip.is_manipulation(name):
         return generate_manip.generate_arrays(name, episodes=episodes, seed=seed, progress=progress, workers=workers)
     if name in names.GENERATABLE_PIXEL_POINTMAZE:
@@ -164,8 +172,13 @@ def with_frames(arrays: dict, env_name: str, progress: bool = True, chunk: int =
     return {**arrays, "observations": frames}
 
 
-def generate(name: str, directory: Path, episodes: int | None = None, seed: int = 0, progress: bool = True, workers: int | None = None) -> tuple[Path, Path]:
-    """Generate both splits of `name` into `directory`, written atomically; returns their paths."""
+def generate(name: str, directory: Path, episodes: int | None = None, seed: int = 0, progress: bool = True, workers: int | None = None,
+             render: str = "default") -> tuple[Path, Path]:  # fmt: skip
+    """Generate both splits of `name` into `directory`, written atomically; returns their paths.
+    `render` (visual-* only): 'default' (gcrl's fast settings) or 'ogbench' (OGBench's exactly)."""
+    if generate_visual.is_visual(name):
+        settings = generate_visual.render_settings(render)
+        return generate_visual.generate(name, directory, episodes=episodes, seed=seed, progress=progress, workers=workers, render=settings)
     from gcrl.data.load import split_paths
     from gcrl.runlock import DirectoryLock
 

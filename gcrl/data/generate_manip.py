@@ -36,9 +36,12 @@ Where gcrl differs from the published script, and why:
 - Worker processes. Episodes are split over worker processes (spawn), each with its own environment,
   and concatenated in episode order; the script runs one loop. Since each episode is seeded on its
   own, the split does not change the arrays.
-- Pixels. Only the state datasets are generated for now. The `renderer` hook (a picklable callable
-  given the unwrapped environment, returning the observation to store) is where the visual-*
-  variants will plug in; uint8 observations are stored as uint8, as the script does.
+- Pixels. The visual-* datasets (gcrl.data.generate_visual) run this same loop in OGBench's visual
+  environment (a protocol whose env_name starts with visual- and whose `render` settings are applied
+  to it), which is the script's own way: it is run with --env_name=visual-cube-single-v0 and so on.
+  The `renderer` hook (a picklable callable given the unwrapped environment, returning the
+  observation to store) replaces the observation otherwise; uint8 observations are stored as uint8,
+  as the script does.
 """
 
 from __future__ import annotations
@@ -50,6 +53,7 @@ import signal
 import traceback
 import warnings
 from collections.abc import Callable
+from contextlib import closing
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -67,6 +71,7 @@ EPISODES = {
     "puzzle-3x3": 1000, "puzzle-4x4": 1000, "puzzle-4x5": 3000, "puzzle-4x6": 5000,
 }  # fmt: skip
 MAX_RETRIES = 100  # unhealthy scene episodes in a row before gcrl gives up on one episode
+PROGRESS_EVERY = 100  # steps between a worker's progress reports (a pixel episode takes minutes)
 NOISE_SCALE = np.array([1.0, 1.0, 1.0, 3.0, 10.0])  # noisy: xi times this, over (x, y, z, yaw, gripper)
 
 Renderer = Callable[[Any], np.ndarray]
@@ -84,10 +89,11 @@ class ManipProtocol:
     noise_smoothing: float = 0.5  # play: Gaussian smoothing (in steps) of the plan noise
     min_norm: float = 0.4  # noisy: the Markov oracles' minimum relative-position norm
     p_random_action: float = 0.0  # noisy: 0.1 (cube, scene) or 0.2 (puzzle)
+    render: Any = None  # visual-* only: generate_visual.RenderSettings, applied to the environment's renderer
 
     @property
     def family(self) -> str:
-        return self.env_name.split("-")[0]  # cube, scene, puzzle
+        return self.env_name.removeprefix("visual-").split("-")[0]  # cube, scene, puzzle
 
     @property
     def health_check(self) -> bool:
@@ -183,6 +189,9 @@ class Collector:
         import gymnasium
 
         self.proto, self.renderer = proto, renderer
+        self.on_rows: Callable[[int], None] | None = None  # told of rows collected (taken back: negative)
+        if proto.render is not None:
+            proto.render.prepare_process()  # the GL backend is chosen when mujoco is imported, just below
         with warnings.catch_warnings():  # two harmless ones, printed again by every worker otherwise
             warnings.filterwarnings("ignore", message=".*DISPLAY environment variable")  # glfw, no screen
             warnings.filterwarnings("ignore", message=".*precision lowered by casting")  # the [-1, 1] action Box
@@ -190,6 +199,8 @@ class Collector:
 
             self.env = gymnasium.make(proto.env_name, terminate_at_goal=False, mode="data_collection", max_episode_steps=proto.max_episode_steps)
             self.agents = make_oracles(self.env, proto)
+        if proto.render is not None:
+            proto.render.apply(self.env.unwrapped)
         self.has_button_states = hasattr(self.env.unwrapped, "_cur_button_states")
 
     def close(self) -> None:
@@ -240,7 +251,14 @@ class Collector:
                 rows["button_states"].append(info["prev_button_states"])
             ob = next_ob
             stored_ob = self._observe(ob)
+            if len(rows["actions"]) % PROGRESS_EVERY == 0:
+                self._report(PROGRESS_EVERY)
+        self._report(len(rows["actions"]) % PROGRESS_EVERY)
         return Episode({k: np.asarray(v) for k, v in rows.items()}, subtasks, retry)
+
+    def _report(self, rows: int) -> None:
+        if self.on_rows is not None and rows:
+            self.on_rows(rows)
 
     def episode(self, seed: int, episode: int) -> Episode:
         """Episode `episode` of the dataset: for scene, the first try that passes the health check."""
@@ -248,6 +266,7 @@ class Collector:
             result = self.rollout(seed, episode, retry)
             if not self.proto.health_check or scene_is_healthy(result.arrays["qpos"]):
                 return _stored_dtypes(result)
+            self._report(-len(result.arrays["actions"]))  # thrown away: the progress bar takes its rows back
         raise DatasetError(f"{self.proto.env_name}: episode {episode} failed the scene health check {MAX_RETRIES} times in a row; try another --seed.")
 
 
@@ -270,6 +289,7 @@ def _worker(conn, proto: ManipProtocol, seed: int, renderer: Renderer | None) ->
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle: it ends the workers
     try:
         collector = Collector(proto, renderer)
+        collector.on_rows = lambda rows: conn.send(("rows", rows))
         while (index := conn.recv()) is not None:
             conn.send(("episode", index, collector.episode(seed, index)))
     except (EOFError, BrokenPipeError, ConnectionResetError):
@@ -314,24 +334,31 @@ class _Workers:
         self.next += 1
         return True
 
-    def results(self):
-        """(index, Episode) for every episode, in the order they are finished."""
+    def results(self, on_rows: Callable[[int], None] | None = None):
+        """(index, Episode) for every episode, in the order they are finished; `on_rows` is given the
+        workers' progress reports (rows collected) as they come."""
         from multiprocessing.connection import wait
 
         busy = {conn: w for w, conn in enumerate(self.conns) if self._hand_out(conn)}
-        for _ in range(self.total):
+        finished = 0
+        while finished < self.total:
             conn = wait(list(busy))[0]
             w = busy[conn]
             try:
                 message = conn.recv()
-            except EOFError:
+            except (EOFError, ConnectionResetError):  # the worker is gone (its end closed, or reset)
                 self.procs[w].join(timeout=5)
                 raise RuntimeError(f"dataset generation worker {w} died (exit code {self.procs[w].exitcode}).") from None
+            if message[0] == "rows":
+                if on_rows is not None:
+                    on_rows(message[1])
+                continue
             if message[0] == "error":
                 _, err, tb = message
                 if err is not None:
                     raise err
                 raise RuntimeError(f"dataset generation worker {w} failed:\n{tb}")
+            finished += 1
             if not self._hand_out(conn):
                 del busy[conn]
             yield message[1], message[2]
@@ -355,6 +382,33 @@ def default_workers() -> int:
         return max(1, len(os.sched_getaffinity(0)))
     except AttributeError:  # not on Linux
         return max(1, os.cpu_count() or 1)
+
+
+def episodes_in_finishing_order(proto: ManipProtocol, seed: int, total: int, workers: int, renderer: Renderer | None = None,
+                                spawn: bool = False, on_rows: Callable[[int], None] | None = None):  # fmt: skip
+    """(index, Episode) for episodes 0 .. total - 1, in the order they are finished: from `workers`
+    spawned processes, or from this process when workers == 1 (unless `spawn`: the visual datasets
+    always render in a spawned worker, whose GL backend is chosen before mujoco is imported there).
+    `on_rows` hears of the rows collected every PROGRESS_EVERY steps (a progress bar). The workers
+    are ended, or this process's generator given back, when the caller stops iterating."""
+    pool, collector, saved_state = None, None, None
+    try:
+        if workers > 1 or spawn:
+            pool = _Workers(workers, proto, seed, total, renderer)
+            yield from pool.results(on_rows)
+        else:
+            saved_state = np.random.get_state()  # the oracles draw from the global generator; give it back
+            collector = Collector(proto, renderer)
+            collector.on_rows = on_rows
+            for index in range(total):
+                yield index, collector.episode(seed, index)
+    finally:
+        if pool is not None:
+            pool.close()
+        if collector is not None:
+            collector.close()
+        if saved_state is not None:
+            np.random.set_state(saved_state)
 
 
 # ---- the whole dataset ---------------------------------------------------------------------------
@@ -388,34 +442,28 @@ def collect(name: str, episodes: int | None = None, seed: int = 0, progress: boo
     arrays: dict[str, np.ndarray] = {}
     subtasks, retries = np.zeros(total, int), np.zeros(total, int)
     bar = Reporter(f"generate {name}", total * steps, "steps", enabled=progress)
-    pool, collector, saved_state = None, None, None
     try:
-        if workers > 1:
-            pool = _Workers(workers, proto, seed, total, renderer)
-        else:
-            saved_state = np.random.get_state()  # the oracles draw from the global generator; give it back
-            collector = Collector(proto, renderer)
-        results = pool.results() if pool else ((i, collector.episode(seed, i)) for i in range(total))
-        for index, result in results:
-            if not arrays:  # shapes are known now: every episode has exactly `steps` rows
-                arrays = {k: np.empty((total * steps, *v.shape[1:]), v.dtype) for k, v in result.arrays.items()}
-            for key, value in result.arrays.items():  # in episode order, whatever the order they came in
-                assert len(value) == steps, (key, len(value), steps)
-                arrays[key][index * steps : (index + 1) * steps] = value
-            subtasks[index], retries[index] = result.subtasks, result.retries
-            bar.advance(steps)
-            faults.point("dataset-generation")  # tests kill here, episodes in memory, nothing on disk
+        with closing(episodes_in_finishing_order(proto, seed, total, workers, renderer, on_rows=bar.advance)) as results:
+            for index, result in results:
+                place_episode(arrays, index, result.arrays, total, steps)
+                subtasks[index], retries[index] = result.subtasks, result.retries
+                faults.point("dataset-generation")  # tests kill here, episodes in memory, nothing on disk
     finally:
         bar.close()
-        if pool is not None:
-            pool.close()
-        if collector is not None:
-            collector.close()
-        if saved_state is not None:
-            np.random.set_state(saved_state)
 
     cut = train_episodes * steps
     return Collection({k: v[:cut] for k, v in arrays.items()}, {k: v[cut:] for k, v in arrays.items()}, subtasks, retries)
+
+
+def place_episode(arrays: dict, index: int, episode: dict, total: int, steps: int) -> None:
+    """Copy episode `index`'s rows into the dataset's `arrays` of `total` episodes at its place (the
+    arrays are made at the first episode: every episode has exactly `steps` rows), whatever the order
+    the episodes came in."""
+    if not arrays:
+        arrays.update({k: np.empty((total * steps, *v.shape[1:]), v.dtype) for k, v in episode.items()})
+    for key, value in episode.items():
+        assert len(value) == steps, (key, len(value), steps)
+        arrays[key][index * steps : (index + 1) * steps] = value
 
 
 def generate_arrays(name: str, episodes: int | None = None, seed: int = 0, progress: bool = True, workers: int | None = None,

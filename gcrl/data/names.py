@@ -40,13 +40,15 @@ PUBLISHED = tuple(_published_names())
 
 # Datasets gcrl generates locally with OGBench's protocol: every pointmaze dataset ('explore' is not
 # published by OGBench for pointmaze; gcrl adds it with the protocol OGBench uses for
-# antmaze-explore), and the state-based manipulation datasets (cube, scene, puzzle; play, noisy).
+# antmaze-explore), the manipulation datasets (cube, scene, puzzle; play, noisy) and their visual-* twins.
 GENERATABLE_POINTMAZE = tuple(f"pointmaze-{m}-{k}-v0" for m in _MAZES for k in ("navigate", "stitch", "explore"))
 GENERATABLE_MANIPULATION = tuple(f"{env}-{k}-v0" for env in _MANIP for k in ("play", "noisy"))
+# Their visual-* twins, rendered headless in OGBench's visual environments (gcrl.data.generate_visual).
+GENERATABLE_VISUAL_MANIPULATION = tuple(f"visual-{n}" for n in GENERATABLE_MANIPULATION)
 # gcrl's own: OGBench's pointmaze datasets seen through gcrl's fast top-down renderer (gcrl.envs.pixel_maze),
 # evaluated in the matching pixel-pointmaze-MAZE-v0 environment. OGBench has no pixel pointmaze.
 GENERATABLE_PIXEL_POINTMAZE = tuple(f"pixel-pointmaze-{m}-{k}-v0" for m in ("medium", "large", "giant") for k in ("navigate", "stitch"))
-GENERATABLE = GENERATABLE_POINTMAZE + GENERATABLE_MANIPULATION + GENERATABLE_PIXEL_POINTMAZE
+GENERATABLE = GENERATABLE_POINTMAZE + GENERATABLE_MANIPULATION + GENERATABLE_VISUAL_MANIPULATION + GENERATABLE_PIXEL_POINTMAZE
 
 _NAME = re.compile(r"^(?P<env>.+)-(?P<kind>[a-z]+)-(?P<version>v\d+)$")
 
