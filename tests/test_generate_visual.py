@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 import subprocess
 import sys
 import textwrap
@@ -221,3 +222,14 @@ def test_cli_renders_with_ogbenchs_settings_pixel_equal(egl, tmp_path, monkeypat
     assert val_path.exists() and json.loads(V.metadata_path(NAME, tmp_path).read_text())["render"]["same_as_ogbench"]
     with np.load(train_path) as train:
         np.testing.assert_array_equal(train["observations"], replay(5, 3, tmp_path, "ogbench")["ogbench"])
+
+
+def test_visual_evaluation_environments_render_headless_without_mujoco_gl_set(egl):
+    """gcrl's evaluation makes OGBench's visual environments itself (gcrl/envs/group.py): in a fresh
+    process with no MUJOCO_GL, MuJoCo would pick GLFW, which needs a display, and fail at the first
+    frame; make_envs chooses the headless backend first."""
+    script = "from gcrl.envs.group import make_envs\nobs, _ = make_envs('visual-cube-single-v0', 1)[0].reset(seed=0)\nprint(obs.shape, obs.dtype)"
+    env = {k: v for k, v in os.environ.items() if k != "MUJOCO_GL"}
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert "(64, 64, 3) uint8" in out.stdout

@@ -24,6 +24,10 @@ Step = tuple[int, np.ndarray, bool, float, "np.ndarray | None"]
 def make_envs(env_name: str, count: int, **kwargs) -> list:
     """`count` instances of the gymnasium environment `env_name` (e.g. 'pointmaze-medium-v0'), each
     with the TimeLimit of its registered spec."""
+    if env_name.startswith("visual-"):  # OGBench's visual environments render with MuJoCo: headless here, read at mujoco's import
+        from gcrl.data.generate_visual import headless_backend
+
+        os.environ.setdefault("MUJOCO_GL", headless_backend())
     import gymnasium
 
     import gcrl.envs.pixel_maze  # noqa: F401  (registers gcrl's pixel-pointmaze environments)
