@@ -269,7 +269,7 @@ def _online(sub) -> None:
     ev = osub.add_parser("evaluate", help="evaluate an online run's newest checkpoint on the five tasks")
     ev.add_argument("run_dir", metavar="RUN", help="the run directory")
     ev.add_argument("--episodes", type=count(1), help="episodes per task (default: the run's eval_episodes)")
-    ev.add_argument("--goals", choices=("tasks", "train", "heldout", "all"), help="the five tasks, or episodes towards a goal set's cells from random starts (default: the run's eval_goals)")
+    ev.add_argument("--goals", choices=("tasks", "train", "heldout", "all", "near"), help="the five tasks, or episodes towards a goal set's cells from random starts ('near': the start's cell or a neighbour) (default: the run's eval_goals)")
     ev.add_argument("--out", metavar="JSON", help="also write the result to this file")
     ev.set_defaults(func="online_evaluate")
 

@@ -154,3 +154,19 @@ def test_a_pixel_pointmaze_dataset_is_ogbenchs_pointmaze_rendered_and_trains_and
     result = json.loads((run / "eval" / "step_00000002.json").read_text())
     assert result["env_name"] == "pixel-pointmaze-medium-v0" and len(result["per_task"]) == 5
     assert (run / "eval" / "maze_step_00000002.png").stat().st_size > 0  # the maze picture, from the env's geometry
+
+
+def test_near_goals_lie_at_most_one_maze_step_from_the_start():
+    from gcrl.envs.pixel_maze import NEAR_CELLS, cell_steps
+
+    corridor = EXTRA_LAYOUTS["corridor"][0]
+    assert cell_steps(corridor)[(1, 1)] == {(1, 1): 0, (1, 2): 1, (1, 3): 2}
+    assert cell_steps(MEDIUM)[(1, 1)][(1, 6)] == 9  # around the walls (straight across would be 5)
+    env = PixelMaze("medium", size=16, goal_set="near")
+    seen = []
+    for seed in range(200):
+        _, info = env.reset(seed=seed)
+        start, goal = (tuple(env.maze.xy_to_ij(info[k])) for k in ("xy", "goal_xy"))
+        seen.append(cell_steps(MEDIUM)[start][goal])
+    env.close()
+    assert max(seen) == NEAR_CELLS == 1 and 0.2 < np.mean(np.array(seen) == 0) < 0.5  # its own cell, or a neighbour

@@ -70,7 +70,8 @@ EXTRA_LAYOUTS = {
 }
 OGBENCH_LAYOUTS = ("arena", "medium", "large", "giant")
 LAYOUTS = OGBENCH_LAYOUTS + tuple(EXTRA_LAYOUTS)
-GOAL_SETS = ("tasks", "train", "heldout", "all")
+GOAL_SETS = ("tasks", "train", "heldout", "all", "near")
+NEAR_CELLS = 1  # goal set 'near': a goal at most this many cells (maze steps) from the start, the start's own cell included
 
 
 def cell_xy(ij) -> np.ndarray:
@@ -82,12 +83,29 @@ def free_cells(maze_map: np.ndarray) -> list[tuple[int, int]]:
     return [(int(i), int(j)) for i, j in zip(*np.nonzero(maze_map == 0))]
 
 
+def cell_steps(maze_map: np.ndarray) -> dict[tuple[int, int], dict[tuple[int, int], int]]:
+    """Shortest path lengths in maze cells between every two free cells (breadth-first search)."""
+    cells, steps = set(free_cells(maze_map)), {}
+    for source in cells:
+        seen, frontier = {source: 0}, [source]
+        while frontier:
+            nxt = []
+            for i, j in frontier:
+                for cell in ((i + 1, j), (i - 1, j), (i, j + 1), (i, j - 1)):
+                    if cell in cells and cell not in seen:
+                        seen[cell] = seen[(i, j)] + 1
+                        nxt.append(cell)
+            frontier = nxt
+        steps[source] = seen
+    return steps
+
+
 def goal_cells(maze_map: np.ndarray, goal_set: str, task_goals) -> list[tuple[int, int]]:
     """The goal cells of a set: the tasks' goals, or the free cells split 3:1 into train and held-out."""
     if goal_set == "tasks":
         return list(task_goals)
     cells = free_cells(maze_map)
-    if goal_set == "all":
+    if goal_set in ("all", "near"):  # 'near' picks among these per start (PixelMaze.reset)
         return cells
     heldout = cells[3::4]
     return heldout if goal_set == "heldout" else [c for c in cells if c not in heldout]
@@ -198,7 +216,8 @@ class PixelMaze(gymnasium.Env):
 
     reset(options=dict(task_id=k)) runs OGBench's task k (1-5) of this layout; without it the goal is
     a cell of `goal_set` ('tasks', 'train', 'heldout' or 'all') and the start a free cell, both drawn
-    from the seed; options=dict(goal_ij=(i, j)) or dict(task=vector) chooses the goal (a vector is
+    from the seed ('near': a start, then a goal at most NEAR_CELLS cells from it, its own cell included:
+    an easy task distribution whose rewards random exploration meets); options=dict(goal_ij=(i, j)) or dict(task=vector) chooses the goal (a vector is
     decoded to the nearest point of the maze, for conditioning values outside the training range)."""
 
     metadata = {"render_modes": ["rgb_array"]}
@@ -215,6 +234,7 @@ class PixelMaze(gymnasium.Env):
         self.renderer = MazeRenderer(self.maze.maze_map, size, min_point_px)
         self.task_goals = [info["goal_ij"] for info in self.maze.task_infos]
         self.goals = goal_cells(self.maze.maze_map, goal_set, self.task_goals)
+        self._steps = cell_steps(self.maze.maze_map) if goal_set == "near" else None
         self.starts = free_cells(self.maze.maze_map)
         rows, cols = self.maze.maze_map.shape
         self._centre = (cell_xy((0, 0)) + cell_xy((rows - 1, cols - 1))) / 2
@@ -257,9 +277,12 @@ class PixelMaze(gymnasium.Env):
                 goal_xy = cell_xy(options["goal_ij"])
             elif "task" in options:
                 goal_xy = self.goal_from_vector(options["task"])
-            else:
+            elif self._steps is None:
                 goal_xy = cell_xy(self.goals[self.np_random.integers(len(self.goals))])
             start = self.starts[self.np_random.integers(len(self.starts))]
+            if self._steps is not None and "goal_ij" not in options and "task" not in options:  # 'near': drawn around the start
+                near = sorted(cell for cell, steps in self._steps[start].items() if steps <= NEAR_CELLS)
+                goal_xy = cell_xy(near[self.np_random.integers(len(near))])
             task_info = dict(init_ij=start, goal_ij=self.maze.xy_to_ij(goal_xy))
             self._seed_maze()
             self.maze.reset(seed=int(self.np_random.integers(2**31)), options={"task_info": task_info})
