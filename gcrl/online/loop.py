@@ -87,10 +87,14 @@ def make_agent(cfg: LoopConfig, model_cfg):
     return dreamer.make(model_cfg, 2, False, 2, (cfg.size, cfg.size, 3))
 
 
+def to_saved(state, env_steps: int = 0, updates: int = 0) -> "Saved":
+    """What a checkpoint holds of a train state and the two counters (zeros: a restore template)."""
+    return Saved(state.params, state.ac_state, state.opt_state, jnp.asarray(env_steps, jnp.int32), jnp.asarray(updates, jnp.int32))
+
+
 def saved_template(agent) -> "Saved":
     """A checkpoint's shape, from a freshly initialised agent."""
-    state = agent.init(jax.random.PRNGKey(0))
-    return Saved(state.params, state.ac_state, state.opt_state, jnp.zeros((), jnp.int32), jnp.zeros((), jnp.int32))
+    return to_saved(agent.init(jax.random.PRNGKey(0)))
 
 
 @functools.lru_cache(maxsize=4)
@@ -154,8 +158,7 @@ def build_phase(job: OnlineJob, resume: bool) -> None:
     job.agent = make_agent(cfg, job.model_cfg)
     state = job.agent.init(jax.random.PRNGKey(cfg.seed))
     if resume:
-        template = Saved(state.params, state.ac_state, state.opt_state, jnp.zeros((), jnp.int32), jnp.zeros((), jnp.int32))
-        saved, header = checkpoint.restore_latest(run.run_dir, template, quarantine=True)
+        saved, header = checkpoint.restore_latest(run.run_dir, to_saved(state), quarantine=True)
         state = type(state)(saved.params, saved.ac_state, saved.opt_state, saved.updates)
         job.env_steps, job.updates = int(saved.step), int(saved.updates)
         run.eval_pending = bool(header.get("eval_pending"))
@@ -178,7 +181,7 @@ def initialised_from(agent, state, source: Path):
     source_cfg, source_model = settings.read(source)
     if source_cfg.agent != agent_name(agent):
         raise GcrlError(f"init_from: {source} is a {source_cfg.agent} run; this run's agent is {agent_name(agent)}.")
-    saved, _ = checkpoint.restore_latest(source, Saved(state.params, state.ac_state, state.opt_state, jnp.zeros((), jnp.int32), jnp.zeros((), jnp.int32)))
+    saved, _ = checkpoint.restore_latest(source, to_saved(state))
     return type(state)(saved.params, saved.ac_state, agent.tx.init(saved.params), jnp.zeros((), jnp.int32))
 
 
@@ -232,9 +235,7 @@ def log_phase(job: OnlineJob) -> None:
 
 
 def save_phase(job: OnlineJob, eval_pending: bool = False) -> None:
-    s = job.state
-    saved = Saved(s.params, s.ac_state, s.opt_state, jnp.asarray(job.env_steps, jnp.int32), jnp.asarray(job.updates, jnp.int32))
-    checkpoint.save(job.run.run_dir, saved, job.env_steps, keep=job.cfg.keep_checkpoints, meta={"eval_pending": eval_pending})
+    checkpoint.save(job.run.run_dir, to_saved(job.state, job.env_steps, job.updates), job.env_steps, keep=job.cfg.keep_checkpoints, meta={"eval_pending": eval_pending})
     job.saved_step = job.env_steps
 
 
