@@ -170,3 +170,24 @@ def test_near_goals_lie_at_most_one_maze_step_from_the_start():
         seen.append(cell_steps(MEDIUM)[start][goal])
     env.close()
     assert max(seen) == NEAR_CELLS == 1 and 0.2 < np.mean(np.array(seen) == 0) < 0.5  # its own cell, or a neighbour
+
+
+def test_action_repeat_holds_the_action_for_k_ogbench_steps_and_stops_at_the_goal():
+    single, repeated = PixelMaze("medium", size=16), PixelMaze("medium", size=16, action_repeat=3, max_episode_steps=2)
+    for maze in (single, repeated):
+        maze.reset(seed=0, options={"goal_ij": (6, 6)})
+        maze.maze.set_xy(cell_xy((1, 1)))
+    for action in np.random.default_rng(0).uniform(-1, 1, (2, 2)):
+        for _ in range(3):
+            single.advance(action)
+        reward, terminated, truncated, _ = repeated.advance(action)
+        np.testing.assert_array_equal(repeated.maze.get_xy(), single.maze.get_xy())
+    assert reward == 0.0 and not terminated and truncated and repeated.steps == 2  # the episode's length counts agent steps
+    repeated.reset(seed=0, options={"goal_ij": (1, 1)})
+    repeated.maze.set_xy(cell_xy((1, 1)) + [0.0, 1.1])  # 0.1 outside the goal; one step towards it reaches it
+    before = repeated.maze.get_xy().copy()
+    reward, terminated, _, _ = repeated.advance([0.0, -1.0])
+    assert reward == 1.0 and terminated
+    assert before[1] - repeated.maze.get_xy()[1] < 0.25  # stopped after the first step (each moves the point up to 0.2)
+    with pytest.raises(Exception, match="action_repeat"):
+        PixelMaze("medium", size=16, action_repeat=0)

@@ -223,14 +223,18 @@ class PixelMaze(gymnasium.Env):
     metadata = {"render_modes": ["rgb_array"]}
 
     def __init__(self, layout: str = "medium", size: int = 64, goal_set: str = "tasks", goal_image: bool = False,
-                 terminate_at_goal: bool = True, max_episode_steps: int = 1000, show_goal: bool = True, min_point_px: float = 0.0):  # fmt: skip
-        if goal_set not in GOAL_SETS:
-            from gcrl.errors import GcrlError
+                 terminate_at_goal: bool = True, max_episode_steps: int = 1000, show_goal: bool = True, min_point_px: float = 0.0,
+                 action_repeat: int = 1):  # fmt: skip
+        from gcrl.errors import GcrlError
 
+        if goal_set not in GOAL_SETS:
             raise GcrlError(f"goal_set must be one of {', '.join(GOAL_SETS)}, got '{goal_set}'.")
+        if action_repeat < 1:
+            raise GcrlError(f"action_repeat must be at least 1, got {action_repeat}.")
         self.maze = make_point_maze(layout)
         self.layout, self.goal_set, self.goal_image = layout, goal_set, goal_image
         self.terminate_at_goal, self.max_episode_steps, self.show_goal = terminate_at_goal, max_episode_steps, show_goal
+        self.action_repeat = action_repeat
         self.renderer = MazeRenderer(self.maze.maze_map, size, min_point_px)
         self.task_goals = [info["goal_ij"] for info in self.maze.task_infos]
         self.goals = goal_cells(self.maze.maze_map, goal_set, self.task_goals)
@@ -293,11 +297,17 @@ class PixelMaze(gymnasium.Env):
         return self._observation(), {"goal_xy": self.goal_xy.copy(), "xy": self.maze.get_xy()}
 
     def advance(self, action) -> tuple[float, bool, bool, dict]:
-        """The physics of one step, without the picture: (reward, terminated, truncated, info)."""
-        self.maze.step(np.clip(np.asarray(action, np.float64), -1.0, 1.0))
+        """The physics of one step, without the picture: (reward, terminated, truncated, info). With
+        action_repeat k the action holds for up to k OGBench steps, stopping early at the goal (the
+        reward is still 1 and counted once); `steps` and max_episode_steps count agent steps."""
+        action = np.clip(np.asarray(action, np.float64), -1.0, 1.0)
+        for _ in range(self.action_repeat):
+            self.maze.step(action)
+            xy = self.maze.get_xy()
+            success = bool(np.linalg.norm(xy - self.goal_xy) <= GOAL_RADIUS)
+            if success:
+                break
         self.steps += 1
-        xy = self.maze.get_xy()
-        success = bool(np.linalg.norm(xy - self.goal_xy) <= GOAL_RADIUS)
         terminated = success and self.terminate_at_goal
         truncated = self.steps >= self.max_episode_steps and not terminated
         return float(success), terminated, truncated, {"success": float(success), "xy": xy}

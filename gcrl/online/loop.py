@@ -73,7 +73,8 @@ def make_env(cfg: LoopConfig, num_envs: int, seed: int, task_id: int | None = No
     from gcrl.envs.pixel_maze import PixelMazeVector
 
     return PixelMazeVector(num_envs, seed=seed, task_id=task_id, autoreset="next-step", layout=settings.layout(cfg.env), size=cfg.size,
-                           max_episode_steps=cfg.max_episode_steps, goal_set=goal_set or cfg.goal_set, min_point_px=cfg.point_px)  # fmt: skip
+                           max_episode_steps=cfg.max_episode_steps, goal_set=goal_set or cfg.goal_set, min_point_px=cfg.point_px,
+                           action_repeat=cfg.action_repeat)  # fmt: skip
 
 
 def make_agent(cfg: LoopConfig, model_cfg):

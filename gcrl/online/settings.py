@@ -32,7 +32,8 @@ class LoopConfig:
     size: int = 32  # image side
     point_px: float = 1.5  # the point is drawn at least this many pixels in radius (OGBench's 0.7 units is 0.7 px at 32 x 32 in medium)
     num_envs: int = 8
-    max_episode_steps: int = 500
+    max_episode_steps: int = 500  # agent steps
+    action_repeat: int = 1  # OGBench physics steps per agent step (the action held); env steps count agent steps
     batch: int = 16
     length: int = 32
     train_ratio: float = 8.0  # replayed steps per env step: updates = env_steps * ratio / (batch * length)
@@ -60,7 +61,7 @@ class LoopConfig:
         layout(self.env)
         if self.size not in (16, 32, 64):
             raise GcrlError(f"online: size must be 16, 32 or 64, got {self.size}.")
-        for name in ("steps", "num_envs", "max_episode_steps", "batch", "length", "log_every", "checkpoint_every", "keep_checkpoints"):
+        for name in ("steps", "num_envs", "max_episode_steps", "action_repeat", "batch", "length", "log_every", "checkpoint_every", "keep_checkpoints"):
             if getattr(self, name) < 1:
                 raise GcrlError(f"online: {name} must be at least 1, got {getattr(self, name)}.")
         if self.train_ratio <= 0:
