@@ -60,20 +60,19 @@ def random_distance(maze):
     return final_distances(lambda o, g: rng.uniform(-1, 1, (len(o), 2)), dataset, envs).mean()
 
 
-# CRL at pointmaze's published alpha (0.03) leaves 4.4 of the random policy's 4.9 here: after 3,000
-# updates its contrastive critic ranks the true future goal first among 256 only ~2% of the time, too
-# weak a guide for DDPG+BC with so small a BC weight. With alpha 0.3 it learns (1.9 left); the
-# published setting is kept as a strict expected failure, which flags itself the day it passes.
-CRL_PUBLISHED = pytest.param("crl", {}, marks=pytest.mark.xfail(strict=True, reason="CRL's critic is still too weak at this budget"), id="crl")
+# Settings changed from the published ones, only for this budget:
+# - CRL at pointmaze's published alpha (0.03) leaves 4.4 of the random policy's 4.9 here: after 3,000
+#   updates its contrastive critic ranks the true future goal first among 256 only ~2% of the time, too
+#   weak a guide for DDPG+BC with so small a BC weight. With alpha 0.3 it learns (1.9 left). (The
+#   published alpha learns at the acceptance budget: results/acceptance.)
+# - QRL's latent is 128 wide instead of 512, which makes it the cost of the other agents here.
+SETS = {"crl": {"alpha": "0.3"}, "qrl": {"latent_dim": "128"}}
 
 
-@pytest.mark.parametrize(
-    "name, sets",
-    [(name, {}) for name in ("gcbc", "gcivl", "hiql", "saw", "gciql", "qrl", "ris", "gcwae")] + [CRL_PUBLISHED, pytest.param("crl", {"alpha": "0.3"}, id="crl-alpha0.3")],
-)
-def test_agent_beats_a_random_policy(name, sets, maze, random_distance):
+@pytest.mark.parametrize("name", ["gcbc", "gcivl", "hiql", "saw", "gciql", "qrl", "crl", "ris", "gcwae"])
+def test_agent_beats_a_random_policy(name, maze, random_distance):
     dataset, envs = maze
-    _, agent_cfg = config.resolve(name, DATASET, "cpu", sets={"hidden": "64,64", **sets})
+    _, agent_cfg = config.resolve(name, DATASET, "cpu", sets={"hidden": "64,64", **SETS.get(name, {})})
     agent = agents.get(name).make(agent_cfg, SPEC)
     state, _ = make_train_chunk(agent, 256, UPDATES)(init_state(agent, jax.random.PRNGKey(0)), sampling.to_device(dataset))
     distance = final_distances(Policy(agent, state.params, SPEC), dataset, envs).mean()
