@@ -242,6 +242,33 @@ def test_fused_scan_equals_the_plain_update_loop(toy_data):
     assert int(fused.step) == 3
 
 
+def test_a_convolutional_agent_on_a_cpu_runs_its_chunk_update_by_update_with_the_same_numbers():
+    """XLA:CPU runs convolutions inside a compiled loop on a slow path (jax-ml/jax#12868), so there a
+    pixel agent's chunk is the host's loop over one compiled update: the same parameters and metrics
+    as that many single updates, one seed or several (vmapped) alike."""
+    from gcrl.agents import gcbc
+    from gcrl.learner import HEALTH, HostLoopChunk
+
+    agent = gcbc.make(gcbc.Config(hidden=(8,), encoder="impala_small"), DataSpec((8, 8, 3), True, 2, False))
+    data = sampling.to_device(validate(raw_arrays([20, 30], pixels=True)))
+    plain, history = init_state(agent, jax.random.PRNGKey(0)), []
+    single = jax.jit(lambda s: update(agent, s, data, 8))
+    for _ in range(3):
+        plain, metrics = single(plain)
+        history.append(metrics)
+    chunk = make_train_chunk(agent, 8, 3)
+    assert isinstance(chunk, HostLoopChunk) == (jax.default_backend() == "cpu")
+    chunked, metrics = chunk.lower(init_state(agent, jax.random.PRNGKey(0)), data).compile()(init_state(agent, jax.random.PRNGKey(0)), data)
+    close = lambda a, c: np.testing.assert_allclose(a, c, rtol=1e-4, atol=1e-5)  # noqa: E731  (XLA's convolutions round differently by program)
+    jax.tree_util.tree_map(close, plain.params, chunked.params)
+    for name in history[0]:
+        close(np.mean([m[name] for m in history]), metrics[name])
+    assert int(metrics[HEALTH]["first_nonfinite_update"]) == -1 and bool(metrics[HEALTH]["params_finite"]) and int(chunked.step) == 3
+    both, both_metrics = make_train_chunk(agent, 8, 3, seeds=True)(stack_states([init_state(agent, jax.random.PRNGKey(i)) for i in (0, 1)]), data)
+    jax.tree_util.tree_map(lambda a, c: close(a[0], c), both.params, chunked.params)
+    np.testing.assert_array_equal(both_metrics[HEALTH]["first_nonfinite_update"], [-1, -1])
+
+
 def test_ynn_fusion_setting_reaches_the_compiler_and_changes_only_rounding(toy_data):
     agent = saw.make(saw.Config(**TINY), SPEC)
     state = init_state(agent, jax.random.PRNGKey(0))
