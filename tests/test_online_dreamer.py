@@ -32,7 +32,7 @@ def test_agc_and_laprop_by_hand():
     r2 = g2 / np.sqrt(nu / (1 - 0.999**2))
     mu = 0.9 * 0.1 * np.sign(g1) + 0.1 * r2
     np.testing.assert_allclose(second["w"], -0.1 * mu / (1 - 0.9**2), rtol=1e-4)
-    ramp = schedule(preset("cpu"))  # lr 4e-5 reached linearly over 1000 updates
+    ramp = schedule(preset("paper"))  # DreamerV3's lr 4e-5 reached linearly over 1000 updates
     np.testing.assert_allclose([ramp(0), ramp(500), ramp(1000), ramp(5000)], [0.0, 2e-5, 4e-5, 4e-5], rtol=1e-6)
 
 

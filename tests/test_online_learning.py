@@ -82,7 +82,7 @@ def test_reconstruction_error_falls_far_below_a_blank_image(train):
 
 
 CORRIDOR = {"size": 16, "num_envs": 4, "max_episode_steps": 100, "batch": 4, "length": 16, "train_ratio": 32, "prefill": 400,
-            "eval_every": 100_000, "eval_episodes": 10, "log_every": 1000, "deter": 32, "hidden": 32, "stoch": 8, "classes": 8,
+            "eval_every": 100_000, "eval_episodes": 10, "log_every": 1000, "goal_set": "tasks", "action_repeat": 1, "eval_policy": "mode", "deter": 32, "hidden": 32, "stoch": 8, "classes": 8,
             "blocks": 2, "depth": 8, "mults": "2,4", "units": 32, "dec_blocks": 4, "lr": 1e-3, "warmup": 0}  # fmt: skip
 
 

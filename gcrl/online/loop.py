@@ -240,16 +240,16 @@ def save_phase(job: OnlineJob, eval_pending: bool = False) -> None:
     job.saved_step = job.env_steps
 
 
-def run_episodes(agent, params, env, seed: int, act, record=None) -> tuple[np.ndarray, np.ndarray]:
-    """Each of `env`'s environments runs its first episode to the end, greedily (the actor's mode);
-    (success [N], return [N]). `record(obs, carry)` sees every step's observation and carry."""
+def run_episodes(agent, params, env, seed: int, act, record=None, sample: bool = True) -> tuple[np.ndarray, np.ndarray]:
+    """Each of `env`'s environments runs its first episode to the end, with the actor's samples (or
+    its mode); (success [N], return [N]). `record(obs, carry)` sees every step's observation and carry."""
     episodes = len(env)
     obs, carry = env.reset(), agent.initial_carry(episodes)
     first, done = np.ones(episodes, bool), np.zeros(episodes, bool)
     success, ret = np.zeros(episodes, bool), np.zeros(episodes)
     key = jax.random.PRNGKey(seed)
     while not done.all():
-        action, carry = act(params, carry, {"image": obs["image"], "task": obs["task"], "is_first": first}, jax.random.fold_in(key, int(env.envs[0].steps)), sample=False)
+        action, carry = act(params, carry, {"image": obs["image"], "task": obs["task"], "is_first": first}, jax.random.fold_in(key, int(env.envs[0].steps)), sample=sample)
         if record is not None and not done[0]:
             record(obs, carry)
         obs, reward, terminated, truncated, info = env.step(np.asarray(action))
@@ -262,7 +262,7 @@ def run_episodes(agent, params, env, seed: int, act, record=None) -> tuple[np.nd
 
 
 def evaluate(agent, params, cfg: LoopConfig, episodes: int, seed: int, act=None, goals: str | None = None, record=None) -> dict:
-    """Success of the greedy policy. goals 'tasks': the maze's five tasks, `episodes` each, one batch
+    """Success of the policy (sampled or greedy: cfg.eval_policy). goals 'tasks': the maze's five tasks, `episodes` each, one batch
     of environments per task; a goal set ('train', 'heldout', 'all'): 5 x `episodes` episodes towards
     that set's cells from random starts, as one batch, reported in five groups. `record` sees the
     first environment's episode."""
@@ -274,14 +274,15 @@ def evaluate(agent, params, cfg: LoopConfig, episodes: int, seed: int, act=None,
     success, returns = [], []
     for k, (env, batch_seed) in enumerate(batches):
         try:
-            s, r = run_episodes(agent, params, env, batch_seed, act, record if k == 0 else None)
+            s, r = run_episodes(agent, params, env, batch_seed, act, record if k == 0 else None, sample=cfg.eval_policy == "sample")
         finally:
             env.close()
         success.append(s)
         returns.append(r)
     per_group = np.concatenate(success).reshape(TASKS, episodes).mean(1)
     group_returns = np.concatenate(returns).reshape(TASKS, episodes).mean(1)
-    return {"overall": float(per_group.mean()), "per_task": per_group.tolist(), "returns": group_returns.tolist(), "episodes_per_task": episodes, "goals": goals}
+    return {"overall": float(per_group.mean()), "per_task": per_group.tolist(), "returns": group_returns.tolist(), "episodes_per_task": episodes, "goals": goals,
+            "policy": cfg.eval_policy}
 
 
 def save_goal_picture(job: OnlineJob, frames, goals, path: Path, steps: int = 96) -> None:
@@ -422,16 +423,17 @@ def train(cfg: LoopConfig, model_cfg, run_dir: Path | None = None, resume: bool 
         return finish(job)
 
 
-def evaluate_run(run_dir: Path, episodes: int | None = None, progress: bool = True, goals: str | None = None, out: Path | None = None) -> dict:
-    """Evaluate a run's newest checkpoint on the five tasks or a goal set; with `out`, the result is
-    also written there as JSON."""
+def evaluate_run(run_dir: Path, episodes: int | None = None, progress: bool = True, goals: str | None = None, out: Path | None = None,
+                 policy: str | None = None) -> dict:  # fmt: skip
+    """Evaluate a run's newest checkpoint on the five tasks or a goal set, with the actor's samples
+    or its mode (default: the run's eval_goals and eval_policy); with `out`, the result is also
+    written there as JSON."""
     cfg, model_cfg = settings.read(run_dir)
-    if goals is not None:
-        cfg = dataclasses.replace(cfg, eval_goals=goals)  # checked like a setting
+    cfg = dataclasses.replace(cfg, eval_goals=goals or cfg.eval_goals, eval_policy=policy or cfg.eval_policy)  # checked like settings
     agent = make_agent(cfg, model_cfg)
     saved, _ = checkpoint.restore_latest(run_dir, saved_template(agent))
     result = evaluate(agent, saved.params, cfg, episodes or cfg.eval_episodes, cfg.seed + 200_000)
-    console.print(f"{cfg.env}, {cfg.agent}, env step {int(saved.step):,}, goals {result['goals']}: success {result['overall']:.0%} ({groups_text(result)})", highlight=False)
+    console.print(f"{cfg.env}, {cfg.agent}, env step {int(saved.step):,}, goals {result['goals']}, {result['policy']} policy: success {result['overall']:.0%} ({groups_text(result)})", highlight=False)
     result = {"step": int(saved.step), "run_dir": str(run_dir), **result}
     if out is not None:
         write_text(Path(out), json.dumps(result, indent=2))
