@@ -21,37 +21,48 @@ from gcrl.console import console
 from gcrl.errors import GcrlError
 
 OBS_DIM, ACTION_DIM = 2, 2  # pointmaze
+# Pixel timings use visual-cube-single-play-v0's shapes and settings (64 x 64 x 3 frames, 5 actions;
+# the IMPALA encoder, batch 256, random crops) and its evaluation environment.
+PIXEL_DATASET, PIXEL_ENV, PIXEL_SHAPE, PIXEL_ACTION_DIM = "visual-cube-single-play-v0", "visual-cube-single-v0", (64, 64, 3), 5
+PIXEL_TRANSITIONS = 10_000  # frames on the device: the update's speed does not depend on how many
 
 
-def synthetic_dataset(transitions: int = 1_000_000, episode_steps: int = 1000, seed: int = 0):
-    """Random walks with pointmaze's shapes: the speed of an update does not depend on the values."""
+def synthetic_dataset(transitions: int = 1_000_000, episode_steps: int = 1000, seed: int = 0, pixels: bool = False):
+    """Random walks with pointmaze's shapes (with `pixels`, random frames with the visual cube's):
+    the speed of an update does not depend on the values."""
     from gcrl.data.dataset import from_raw
 
     episodes = transitions // episode_steps
     rows = episodes * (episode_steps + 1)
     rng = np.random.default_rng(seed)
-    obs = np.cumsum(rng.normal(0, 0.2, (rows, OBS_DIM)), axis=0).astype(np.float32)
-    actions = rng.uniform(-1, 1, (rows, ACTION_DIM)).astype(np.float32)
+    if pixels:
+        obs = rng.integers(0, 256, (rows, *PIXEL_SHAPE), np.uint8)
+        actions = rng.uniform(-1, 1, (rows, PIXEL_ACTION_DIM)).astype(np.float32)
+    else:
+        obs = np.cumsum(rng.normal(0, 0.2, (rows, OBS_DIM)), axis=0).astype(np.float32)
+        actions = rng.uniform(-1, 1, (rows, ACTION_DIM)).astype(np.float32)
     terminals = np.zeros(rows, np.float32)
     terminals[episode_steps :: episode_steps + 1] = 1
     return from_raw(obs, actions, terminals, source="synthetic")
 
 
-def synthetic_setup(agent_name: str, preset: str, batch_size: int | None = None):
-    """(train config, agent config, agent, device data) for timing an agent on pointmaze's shapes;
-    `batch_size` replaces the preset's."""
+def synthetic_setup(agent_name: str, preset: str, batch_size: int | None = None, pixels: bool = False):
+    """(train config, agent config, agent, device data) for timing an agent on pointmaze's shapes, or
+    with `pixels` on the visual cube's with its pixel settings; `batch_size` replaces the preset's."""
     from gcrl import agents, config
     from gcrl.agents.base import DataSpec
     from gcrl.data import sampling
 
-    train_cfg, agent_cfg = config.resolve(agent_name, "pointmaze-medium-navigate-v0", preset)
+    dataset = PIXEL_DATASET if pixels else "pointmaze-medium-navigate-v0"
+    train_cfg, agent_cfg = config.resolve(agent_name, dataset, preset, pixels=pixels)
     if batch_size:
         train_cfg = dataclasses.replace(train_cfg, batch_size=batch_size)
-    agent = agents.get(agent_name).make(agent_cfg, DataSpec((OBS_DIM,), False, ACTION_DIM, False))
-    return train_cfg, agent_cfg, agent, sampling.to_device(synthetic_dataset())
+    spec = DataSpec(PIXEL_SHAPE, True, PIXEL_ACTION_DIM, False) if pixels else DataSpec((OBS_DIM,), False, ACTION_DIM, False)
+    data = synthetic_dataset(PIXEL_TRANSITIONS, 500, pixels=True) if pixels else synthetic_dataset()
+    return train_cfg, agent_cfg, agents.get(agent_name).make(agent_cfg, spec), sampling.to_device(data)
 
 
-def _measure_agent(agent_name: str, preset: str, seconds: float, queue, seeds: int = 1, seed_mode: str = "auto") -> None:
+def _measure_agent(agent_name: str, preset: str, seconds: float, queue, seeds: int = 1, seed_mode: str = "auto", pixels: bool = False) -> None:
     """Runs in a fresh process: compile, then time chunks of updates (of `seeds` seeds vmapped
     together when seeds > 1; the rate is then per seed)."""
     import jax
@@ -59,9 +70,12 @@ def _measure_agent(agent_name: str, preset: str, seconds: float, queue, seeds: i
     from gcrl.learner import compiler_options, init_state, make_train_chunk, resolve_seed_mode, stack_states, update
     from gcrl.train import peak_rss_mb
 
-    train_cfg, agent_cfg, agent, data = synthetic_setup(agent_name, preset)
+    train_cfg, agent_cfg, agent, data = synthetic_setup(agent_name, preset, pixels=pixels)
     state = init_state(agent, jax.random.PRNGKey(0))
-    chunk_size = 100 if preset == "cpu" else 10
+    if pixels:  # a pixel update takes seconds on a CPU
+        chunk_size = 2 if jax.default_backend() == "cpu" else 10
+    else:
+        chunk_size = 100 if preset == "cpu" else 10
     options = compiler_options(train_cfg.batch_size, train_cfg.xla_cpu_ynn_fusion)
 
     def one_update(state, data):
@@ -91,12 +105,13 @@ def _measure_agent(agent_name: str, preset: str, seconds: float, queue, seeds: i
     rate = done / elapsed
     rss = peak_rss_mb()
     alone = None
-    if seeds == 1:  # after the peak memory is read: the products' operands are not the update's
+    if seeds == 1 and not pixels:  # after the peak memory is read: the products' operands are not the update's
         alone = products_alone(one_update, state, data, seconds=seconds / 2, compiler_options=options)
     queue.put(
         dict(
             agent=agent_name,
             preset=preset,
+            pixels=pixels,
             seeds=seeds,
             seed_mode=resolve_seed_mode(seed_mode) if seeds > 1 else None,
             batch_size=train_cfg.batch_size,
@@ -113,10 +128,10 @@ def _measure_agent(agent_name: str, preset: str, seconds: float, queue, seeds: i
     )
 
 
-def measure_agent(agent_name: str, preset: str, seconds: float, seeds: int = 1, seed_mode: str = "auto") -> dict:
+def measure_agent(agent_name: str, preset: str, seconds: float, seeds: int = 1, seed_mode: str = "auto", pixels: bool = False) -> dict:
     ctx = mp.get_context("spawn")
     queue = ctx.Queue()
-    proc = ctx.Process(target=_measure_agent, args=(agent_name, preset, seconds, queue, seeds, seed_mode))
+    proc = ctx.Process(target=_measure_agent, args=(agent_name, preset, seconds, queue, seeds, seed_mode, pixels))
     proc.start()
     while True:  # a child that dies (crash, out of memory, killed) must not leave us waiting forever
         try:
@@ -252,6 +267,39 @@ def evaluation_speed(episodes: int = 50) -> dict[str, float]:
     return out
 
 
+def visual_evaluation_speed(episodes: int = 2) -> dict:
+    """Seconds per episode of OGBench's visual cube (its MuJoCo camera, headless) under an untrained
+    pixel SAW policy, `episodes` in lockstep, stepped by worker processes (one per episode, at most
+    default_workers): rendering is the cost, so this is what a pixel evaluation's time scales with."""
+    import jax
+
+    from gcrl import agents, config
+    from gcrl.agents.base import DataSpec
+    from gcrl.envs.group import default_workers, make_env_group
+    from gcrl.evaluate import evaluate
+    from gcrl.policy import Policy
+
+    _, agent_cfg = config.resolve("saw", PIXEL_DATASET, "cpu", pixels=True)
+    spec = DataSpec(PIXEL_SHAPE, True, PIXEL_ACTION_DIM, False)
+    agent = agents.get("saw").make(agent_cfg, spec)
+    policy = Policy(agent, agent.init(jax.random.PRNGKey(0)), spec)  # untrained: every episode runs its full length
+    workers = default_workers(episodes)
+    try:
+        group = make_env_group(PIXEL_ENV, episodes, workers)
+    except Exception as err:  # no MuJoCo rendering here: say so in the report instead of failing the bench
+        return {"error": f"{type(err).__name__}: {err}"}
+    try:
+        frames = np.zeros((episodes, *PIXEL_SHAPE), np.uint8)
+        policy(frames, frames)  # compile
+        t0 = time.perf_counter()
+        steps = evaluate(policy, PIXEL_ENV, episodes, tasks=(1,), seed=0, progress=False, envs=group).env_steps
+        seconds = time.perf_counter() - t0
+    finally:
+        group.close()
+    return {"env": PIXEL_ENV, "episodes": episodes, "workers": workers, "s_per_episode": seconds / episodes, "env_steps_per_s": steps / seconds,
+            "steps_per_episode": steps / episodes}  # fmt: skip
+
+
 def generation_speed(episodes: int = 5) -> float:
     from gcrl.data.generate import generate_arrays
 
@@ -297,8 +345,9 @@ def markdown(report: dict) -> str:
     ]
     for r in report["agents"]:
         alone = f"{r['products_alone_per_s']:.1f} | {100 * r['products_share']:.0f}%" if r.get("products_alone_per_s") else "- | -"
+        preset = f"{r['preset']}, pixels" if r.get("pixels") else r["preset"]
         lines.append(
-            f"| {r['agent']} | {r['preset']} | {r['updates_per_s']:.1f} | {r['compile_s']:.1f} | "
+            f"| {r['agent']} | {preset} | {r['updates_per_s']:.{2 if r['updates_per_s'] < 10 else 1}f} | {r['compile_s']:.1f} | "
             f"{r['flops_per_update'] / 1e9:.2f} | {r['gflops_per_s']:.0f} | {alone} | {r['peak_rss_mb']:.0f} |"
         )
     lines.append("")
@@ -321,6 +370,15 @@ def markdown(report: dict) -> str:
             f"evaluation, per 1000-step episode in lockstep: {parallel}{e['lockstep_s_per_1000_steps']:.3f} s "
             f"in one process; {e['one_at_a_time_s_per_1000_steps']:.3f} s one episode at a time"
         )
+    if any(r.get("pixels") for r in report["agents"]):
+        lines.append(f"pixels: {PIXEL_DATASET}'s shapes and settings (64 x 64 x 3 frames, IMPALA encoder, batch 256, random crops); "
+                     "no matrix-products-alone figure (most of the work is convolutions)")  # fmt: skip
+    if "visual_evaluation" in report:
+        v = report["visual_evaluation"]
+        lines.append(f"pixel evaluation: {v['error']}" if "error" in v else
+                     f"pixel evaluation ({v['env']}, MuJoCo's camera): {v['s_per_episode']:.1f} s per {v['steps_per_episode']:.0f}-step episode, "
+                     f"{v['episodes']} in lockstep on {v['workers']} worker process{'es' if v['workers'] > 1 else ''} "
+                     f"({v['env_steps_per_s']:.1f} env steps/s)")  # fmt: skip
     if "generation_transitions_per_s" in report:
         lines.append(f"dataset generation: {report['generation_transitions_per_s']:,.0f} transitions/s")
     if "pixel_maze" in report:
@@ -330,21 +388,29 @@ def markdown(report: dict) -> str:
     return "\n".join(lines)
 
 
-def run(agent_names: list[str], presets: list[str], quick: bool = False, json_path: str | None = None, seeds: int = 0) -> dict:
+def run(agent_names: list[str], presets: list[str], quick: bool = False, json_path: str | None = None, seeds: int = 0, pixels: bool = False) -> dict:
+    """Measure and print; with `pixels`, the agents on the visual cube's frames and the pixel
+    evaluation instead of pointmaze's states, its evaluation, generation and the pixel maze."""
     seconds = 3.0 if quick else 15.0
     report: dict = {"agents": []}
     report["matmul_gflops_per_s"] = matmul_peak(seconds=0.5 if quick else 2.0)
+    data = " on pixels" if pixels else ""
     for preset in presets:
+        budget = seconds if preset == "cpu" else 2 * seconds
         for name in agent_names:
-            console.print(f"measuring {name} ({preset})...")
-            report["agents"].append(measure_agent(name, preset, seconds if preset == "cpu" else 2 * seconds))
+            console.print(f"measuring {name} ({preset}){data}...")
+            report["agents"].append(measure_agent(name, preset, budget, pixels=pixels))
             if seeds > 1:
                 for mode in ("vmap", "map"):
-                    console.print(f"measuring {name} ({preset}), {seeds} seeds in one program ({mode})...")
-                    report.setdefault("seeds", []).append(measure_agent(name, preset, seconds if preset == "cpu" else 2 * seconds, seeds, mode))
-    report["evaluation"] = evaluation_speed(episodes=10 if quick else 50)
-    report["generation_transitions_per_s"] = generation_speed(episodes=2 if quick else 10)
-    report["pixel_maze"] = pixel_maze_speed(seconds=0.3 if quick else 1.0)
+                    console.print(f"measuring {name} ({preset}){data}, {seeds} seeds in one program ({mode})...")
+                    report.setdefault("seeds", []).append(measure_agent(name, preset, budget, seeds, mode, pixels=pixels))
+    if pixels:
+        console.print(f"measuring the pixel evaluation ({PIXEL_ENV}, rendering on this machine)...")
+        report["visual_evaluation"] = visual_evaluation_speed(episodes=2)
+    else:
+        report["evaluation"] = evaluation_speed(episodes=10 if quick else 50)
+        report["generation_transitions_per_s"] = generation_speed(episodes=2 if quick else 10)
+        report["pixel_maze"] = pixel_maze_speed(seconds=0.3 if quick else 1.0)
     table = markdown(report)
     console.print(table)
     if json_path:

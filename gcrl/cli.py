@@ -154,7 +154,7 @@ def cmd_bench(args) -> int:
     unknown = [p for p in presets if p not in config.PRESETS]
     if unknown:
         raise GcrlError(f"--presets: unknown preset(s) {', '.join(unknown)}. Choose from: {', '.join(config.PRESETS)}.")
-    bench.run(agent_names, presets, quick=args.quick, json_path=args.json, seeds=args.seeds)
+    bench.run(agent_names, presets, quick=args.quick, json_path=args.json, seeds=args.seeds, pixels=args.pixels)
     return 0
 
 
@@ -212,7 +212,7 @@ def cmd_online_evaluate(args) -> int:
 
     from gcrl.online import loop
 
-    loop.evaluate_run(Path(args.run_dir), args.episodes, goals=args.goals, out=Path(args.out) if args.out else None)
+    loop.evaluate_run(Path(args.run_dir), args.episodes, goals=args.goals, out=Path(args.out) if args.out else None, policy=args.policy)
     return 0
 
 

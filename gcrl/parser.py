@@ -168,6 +168,7 @@ def _bench(sub) -> None:
     be.add_argument("--presets", help="comma-separated presets (default cpu,paper; --quick: cpu)")
     be.add_argument("--json", metavar="FILE", help="write the results as JSON (and a markdown table beside it)")
     be.add_argument("--seeds", type=count(0), default=0, metavar="N", help="also measure N seeds trained in one program (vmapped, and mapped one after another), per seed, against one alone")
+    be.add_argument("--pixels", action="store_true", help="measure the agents on 64 x 64 frames with the visual cube's pixel settings (IMPALA encoder, batch 256) and the pixel evaluation's seconds per episode, instead of pointmaze's states")
     be.set_defaults(func="bench")
 
 
@@ -258,8 +259,8 @@ def _online(sub) -> None:
                          "sequences are replayed for the updates at a train ratio, the run is checkpointed and evaluated on the maze's five tasks.")
     tr.add_argument("--agent", default="dreamer", choices=("dreamer", "director"), help="dreamer: the flat world-model agent; director: its manager/worker hierarchy (default dreamer)")
     tr.add_argument("--env", default="pixel-maze-medium", metavar="ENV", help="pixel-maze-LAYOUT: medium, medium-b, medium-mirrored, large, giant, arena, corridor (default pixel-maze-medium)")
-    tr.add_argument("--preset", default="cpu", choices=("cpu", "paper"), help="cpu: 32x32 images, 8 envs, batch 16x32, train ratio 8 (~1 h per 50K env steps on 2 cores); paper: DreamerV3 small, 64x64, batch 16x64, ratio 32 (default cpu)")
-    tr.add_argument("--steps", type=count(1), help="environment steps (default: the preset's; cpu 50,000)")
+    tr.add_argument("--preset", default="cpu", choices=("cpu", "paper"), help="cpu: 16x16 images, action repeat 4, training-cell goals, a tiny model, batch 8x32, train ratio 32 (~1 h for its 100K env steps on 2 cores); paper: DreamerV3 small, 64x64, batch 16x64, ratio 32 (default cpu)")
+    tr.add_argument("--steps", type=count(1), help="environment steps (default: the preset's; cpu 100,000)")
     tr.add_argument("--seed", type=count(0), help="random seed (default 0)")
     tr.add_argument("--run-dir", help="where the run is saved (default runs/online/ENV/AGENT-seedS-TIME)")
     tr.add_argument("--resume", action="store_true", help="continue the run in --run-dir (default: the latest of this agent, env and seed) from its newest checkpoint; the replay is refilled with the prefill")
@@ -270,6 +271,7 @@ def _online(sub) -> None:
     ev.add_argument("run_dir", metavar="RUN", help="the run directory")
     ev.add_argument("--episodes", type=count(1), help="episodes per task (default: the run's eval_episodes)")
     ev.add_argument("--goals", choices=("tasks", "train", "heldout", "all", "near"), help="the five tasks, or episodes towards a goal set's cells from random starts ('near': the start's cell or a neighbour) (default: the run's eval_goals)")
+    ev.add_argument("--policy", choices=("sample", "mode"), help="the actor's samples (DreamerV3's evaluation) or its mode, greedy (default: the run's eval_policy)")
     ev.add_argument("--out", metavar="JSON", help="also write the result to this file")
     ev.set_defaults(func="online_evaluate")
 

@@ -38,3 +38,14 @@ def test_the_table_shows_the_products_limit_and_dashes_where_not_measured():
     assert "matrix products alone: updates/s" in lines[0]
     assert lines[2] == "| saw | cpu | 80.0 | 4.0 | 1.50 | 120 | 90.0 | 80% | 900 |"
     assert lines[3] == "| saw | paper | 80.0 | 4.0 | 1.50 | 120 | - | - | 900 |"
+
+
+def test_pixel_rows_and_the_pixel_evaluation_are_labelled():
+    row = dict(agent="saw", preset="cpu", updates_per_s=0.35, compile_s=20.0, flops_per_update=3.0e11, gflops_per_s=105.0, peak_rss_mb=3000.0)
+    visual = {"env": "visual-cube-single-v0", "episodes": 2, "workers": 2, "s_per_episode": 30.0, "env_steps_per_s": 13.3, "steps_per_episode": 200}
+    lines = markdown({"agents": [{**row, "pixels": True, "products_alone_per_s": None}], "matmul_gflops_per_s": {"256": 150.0}, "visual_evaluation": visual}).splitlines()
+    assert lines[2] == "| saw | cpu, pixels | 0.35 | 20.0 | 300.00 | 105 | - | - | 3000 |"
+    assert any(line.startswith("pixels: visual-cube-single-play-v0's shapes") for line in lines)
+    assert "pixel evaluation (visual-cube-single-v0, MuJoCo's camera): 30.0 s per 200-step episode, 2 in lockstep on 2 worker processes" in lines[-1]
+    failed = markdown({"agents": [], "matmul_gflops_per_s": {}, "visual_evaluation": {"error": "RuntimeError: no EGL"}}).splitlines()
+    assert failed[-1] == "pixel evaluation: RuntimeError: no EGL"
