@@ -18,7 +18,11 @@ finished run is skipped, an interrupted one resumes from its newest checkpoint):
 
     python benchmarks/online_study.py [--phases train,evaluate,adapt,report] [--root results/online]
         [--seeds 0,1,2] [--adapt-seeds 0,1] [--steps 50000] [--adapt-steps 25000] [--parallel 3]
-        [--deadline SECONDS] [--set KEY=VALUE ...]
+        [--deadline SECONDS] [--arms dreamer,...] [--set KEY=VALUE ...]
+
+The flat agent's benchmark (issue: success on the five tasks against env steps, cpu preset, 3 seeds):
+    python benchmarks/online_study.py --phases train,evaluate --arms dreamer --root results/online/cpu \
+        --steps 100000 --set eval_goals=tasks
 
 --deadline stops launching runs after that many seconds and interrupts running ones (each saves a
 checkpoint; run the command again to continue). --set applies to every run (e.g. train_ratio=16).
@@ -83,6 +87,8 @@ def plan(args) -> list[Run]:
     phases = args.phases.split(",")
     for seed in args.seeds:
         for arm, (agent, sets) in ARMS.items():
+            if args.arms and arm not in args.arms:
+                continue
             run_dir = root / "train" / f"{arm}-seed{seed}"
             if "train" in phases:
                 runs.append(Run(f"train {arm} seed {seed}", train_command(agent, TRAIN_ENV, seed, args.steps, run_dir, COMMON + sets + args.set, args.preset), run_dir))
@@ -95,6 +101,8 @@ def plan(args) -> list[Run]:
     if "adapt" in phases:
         for seed in args.adapt_seeds:
             for arm, (agent, source, sets) in ADAPT_ARMS.items():
+                if args.arms and arm not in args.arms:
+                    continue
                 run_dir = root / "adapt" / f"{arm}-seed{seed}"
                 source_dir = root / "train" / f"{source}-seed{seed}" if source else None
                 extra = COMMON + sets + args.set + ([f"init_from={source_dir}"] if source_dir else [])
@@ -156,6 +164,7 @@ def main(argv=None) -> None:
     parser.add_argument("--phases", default="train,evaluate,adapt,report")
     parser.add_argument("--root", default="results/online")
     parser.add_argument("--preset", default="cpu")
+    parser.add_argument("--arms", type=lambda s: s.split(","), default=None, help=f"only these arms (train: {', '.join(ARMS)}; adapt: {', '.join(ADAPT_ARMS)})")
     parser.add_argument("--seeds", type=lambda s: [int(x) for x in s.split(",")], default=[0, 1, 2])
     parser.add_argument("--adapt-seeds", type=lambda s: [int(x) for x in s.split(",")], default=[0, 1])
     parser.add_argument("--steps", type=int, default=50_000)
