@@ -8,7 +8,7 @@ Presets:
            32 x 16 stochastic latent, CNN depth 16, MLP units 256. (32 x 32 latents first appear at
            `size50m`: deter 4096, hidden 512, depth 32, units 512; pass those as overrides.)
   'cpu':   meant for 2 CPU cores: deter 128 in 4 GRU blocks, hidden 64, 8 x 8 latent, CNN depth 8
-           over two stages (16 x 16 images), units 64; learning rate 1e-3 after 100 warm-up updates
+           (mults 2, 4, 4, 4: two stages at 16 x 16, four at 64 x 64), units 64; learning rate 1e-3 after 100 warm-up updates
            (DreamerV3's 4e-5 after 1,000 is for its size and budget: a 12K-update run would spend a
            twelfth of itself warming up, and moved too little in our probes). Every loss setting as
            'paper'. (A whole update on DreamerV3's batch of 16 x 64 steps of 64 x 64 images takes
@@ -130,7 +130,7 @@ class Config:
 
 PRESETS = {
     "paper": {},
-    "cpu": dict(deter=128, hidden=64, stoch=8, classes=8, blocks=4, depth=8, mults=(2, 4), units=64, dec_blocks=4, lr=1e-3, warmup=100),
+    "cpu": dict(deter=128, hidden=64, stoch=8, classes=8, blocks=4, depth=8, mults=(2, 4, 4, 4), units=64, dec_blocks=4, lr=1e-3, warmup=100),
 }
 
 
