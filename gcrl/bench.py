@@ -67,7 +67,7 @@ def _measure_agent(agent_name: str, preset: str, seconds: float, queue, seeds: i
     together when seeds > 1; the rate is then per seed)."""
     import jax
 
-    from gcrl.learner import compiler_options, init_state, make_train_chunk, resolve_seed_mode, stack_states, update
+    from gcrl.learner import compiler_options, convolutions_loop_slowly, init_state, make_train_chunk, resolve_seed_mode, stack_states, update
     from gcrl.train import peak_rss_mb
 
     train_cfg, agent_cfg, agent, data = synthetic_setup(agent_name, preset, pixels=pixels)
@@ -113,7 +113,7 @@ def _measure_agent(agent_name: str, preset: str, seconds: float, queue, seeds: i
             preset=preset,
             pixels=pixels,
             seeds=seeds,
-            seed_mode=resolve_seed_mode(seed_mode) if seeds > 1 else None,
+            seed_mode=("vmap" if convolutions_loop_slowly(agent) else resolve_seed_mode(seed_mode)) if seeds > 1 else None,  # see make_train_chunk
             batch_size=train_cfg.batch_size,
             hidden=list(agent_cfg.hidden),
             updates_per_s=rate,
