@@ -283,7 +283,7 @@ def visual_evaluation_speed(episodes: int = 2) -> dict:
     spec = DataSpec(PIXEL_SHAPE, True, PIXEL_ACTION_DIM, False)
     agent = agents.get("saw").make(agent_cfg, spec)
     policy = Policy(agent, agent.init(jax.random.PRNGKey(0)), spec)  # untrained: every episode runs its full length
-    workers = default_workers(episodes)
+    workers = default_workers(episodes, PIXEL_ENV)
     try:
         group = make_env_group(PIXEL_ENV, episodes, workers)
     except Exception as err:  # no MuJoCo rendering here: say so in the report instead of failing the bench

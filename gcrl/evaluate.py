@@ -18,7 +18,7 @@ import numpy as np
 from rich.table import Table
 
 from gcrl import faults
-from gcrl.console import Reporter
+from gcrl.console import Reporter, console
 from gcrl.envs.group import LocalEnvGroup, is_maze, make_env_group, make_envs  # noqa: F401  (make_envs, is_maze: re-exported)
 
 # (observations [E, *obs_shape], goals [E, *obs_shape]) -> actions [E, action_dim]
@@ -78,8 +78,31 @@ class EvalResult:
         return {"hierarchy": {"per_task": {str(t.task_id): t.hierarchy for t in tasks}, "overall": combine_stats([t.hierarchy for t in tasks])}}
 
 
-def _run_task(policy: PolicyFn, group, count: int, task_id: int, seed: int, on_done: Callable[[], None]) -> TaskResult:
-    """One task: reset `count` envs of the group with task_id, then step all running episodes together."""
+def episode_limit(env_name: str) -> int | None:
+    """The registered time limit of `env_name`'s episodes (None when unknown)."""
+    import gymnasium
+
+    try:
+        return gymnasium.spec(env_name).max_episode_steps
+    except Exception:  # not in gymnasium's registry (yet): no estimate
+        return None
+
+
+def expected_time_text(step_seconds: float, max_steps: int, tasks: int, episodes: int, workers: int) -> str:
+    """What an evaluation will cost at most, from its first lockstep step's time."""
+    total = step_seconds * max_steps * tasks
+    where = f"on {workers} worker processes" if workers > 1 else "in one process"
+    return (f"  evaluating {tasks} task{'s' if tasks > 1 else ''} x {episodes} episodes in lockstep {where}: {step_seconds:.2f} s per step "
+            f"here, up to {max_steps} steps per task: at most about {total / 60:.0f} min (less where episodes succeed early)")  # fmt: skip
+
+
+SLOW_EVALUATION_S = 60.0  # announce an evaluation's expected time when it may take longer than this
+
+
+def _run_task(policy: PolicyFn, group, count: int, task_id: int, seed: int, on_done: Callable[[], None],
+              first_step: Callable[[float], None] | None = None) -> TaskResult:  # fmt: skip
+    """One task: reset `count` envs of the group with task_id, then step all running episodes
+    together. `first_step` hears how long the first lockstep step took (policy and environments)."""
     maze = group.maze
     resets = group.reset(task_id, seed, count)
     obs = np.stack([r[0] for r in resets])  # dtype kept: float states or uint8 images
@@ -95,6 +118,7 @@ def _run_task(policy: PolicyFn, group, count: int, task_id: int, seed: int, on_d
     while running.any():
         # The full batch every step (finished episodes keep their last observation) so the policy
         # sees one shape; actions of finished episodes are ignored.
+        step_start = time.perf_counter()
         actions = np.asarray(policy(obs, goals))
         faults.point("evaluation")  # tests kill here, mid-episode
         for e, ob, done, success, xy in group.step(actions, running):
@@ -106,6 +130,9 @@ def _run_task(policy: PolicyFn, group, count: int, task_id: int, seed: int, on_d
                 running[e] = False
                 successes[e] = success
                 on_done()
+        if first_step is not None:
+            first_step(time.perf_counter() - step_start)
+            first_step = None
     trajectories = [np.array(xy) for xy in xys]
     extra = policy.end_task(lengths) if hasattr(policy, "end_task") else {}
     return TaskResult(task_id, successes, lengths, trajectories, starts, goals_xy, extra.get("stats"), extra.get("subgoals", []))
@@ -139,8 +166,14 @@ def evaluate(
     saved_state = np.random.get_state()  # the env seeds the global generator; give it back afterwards
     bar = Reporter(f"evaluate {env_name}", len(tasks) * episodes_per_task, "episodes", enabled=progress)
     start = time.perf_counter()
+    max_steps = episode_limit(env_name)
+
+    def announce(step_seconds: float) -> None:  # once, after the first step of the first task
+        if progress and max_steps and step_seconds * max_steps * len(tasks) >= SLOW_EVALUATION_S:
+            console.print(expected_time_text(step_seconds, max_steps, len(tasks), episodes_per_task, getattr(group, "workers", 1)), highlight=False)
+
     try:
-        results = [_run_task(policy, group, episodes_per_task, int(t), seed, bar.advance) for t in tasks]
+        results = [_run_task(policy, group, episodes_per_task, int(t), seed, bar.advance, announce if i == 0 else None) for i, t in enumerate(tasks)]
     finally:
         bar.close()
         np.random.set_state(saved_state)

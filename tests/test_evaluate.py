@@ -173,3 +173,33 @@ def test_a_failing_or_dead_worker_process_gives_a_clear_error(monkeypatch):
     monkeypatch.setenv("GCRL_EVAL_WORKERS", "two")
     with pytest.raises(GcrlError, match="GCRL_EVAL_WORKERS must be"):
         default_workers(100)
+
+
+def test_visual_environments_get_a_worker_per_episode_and_state_ones_eight_episodes_each(monkeypatch):
+    import gcrl.envs.group as group_module
+
+    monkeypatch.delenv("GCRL_EVAL_WORKERS", raising=False)
+    monkeypatch.setattr(group_module.os, "cpu_count", lambda: 4)
+    assert group_module.default_workers(2, "visual-cube-single-v0") == 2  # rendering dominates: split even two episodes
+    assert group_module.default_workers(10, "visual-cube-single-v0") == 4
+    assert group_module.default_workers(2, ENV) == 1 and group_module.default_workers(16, ENV) == 2
+
+
+def test_a_slow_evaluation_says_its_expected_time_up_front_once(monkeypatch):
+    import gcrl.evaluate as evaluate_module
+    from gcrl.evaluate import expected_time_text
+
+    assert expected_time_text(0.5, 200, 5, 10, 2) == (
+        "  evaluating 5 tasks x 10 episodes in lockstep on 2 worker processes: 0.50 s per step here, "
+        "up to 200 steps per task: at most about 8 min (less where episodes succeed early)"
+    )
+    said = []
+    monkeypatch.setattr(evaluate_module, "SLOW_EVALUATION_S", 0.0)  # announce even this quick one
+    monkeypatch.setattr(evaluate_module.console, "print", lambda text, **kwargs: said.append(text))
+    envs = make_envs(ENV, 2)
+    try:
+        evaluate(lambda obs, goals: np.ones((len(obs), 2), np.float32), ENV, 2, tasks=(1, 2), seed=0, progress=True, envs=envs)
+    finally:
+        for env in envs:
+            env.close()
+    assert len(said) == 1 and "2 tasks x 2 episodes in lockstep in one process" in said[0] and "up to 1000 steps per task" in said[0], said

@@ -98,6 +98,7 @@ class LocalEnvGroup:
     def __init__(self, envs: list, owned: bool = False):
         self.envs, self.owned = list(envs), owned
         self.maze = is_maze(self.envs[0])
+        self.workers = 1
 
     def __len__(self) -> int:
         return len(self.envs)
@@ -154,6 +155,7 @@ class ProcessEnvGroup:
         ctx = mp.get_context("spawn")  # a fresh interpreter: no JAX state forked into the workers
         bounds = np.linspace(0, count, workers + 1).astype(int)
         self.slices = [(int(a), int(b)) for a, b in zip(bounds[:-1], bounds[1:]) if b > a]
+        self.workers = len(self.slices)
         self.count, self.conns, self.procs = count, [], []
         for first, last in self.slices:
             parent, child = ctx.Pipe()
@@ -223,20 +225,22 @@ class ProcessEnvGroup:
         self.conns, self.procs = [], []
 
 
-def default_workers(count: int) -> int:
+def default_workers(count: int, env_name: str = "") -> int:
     """Worker processes for `count` lockstep episodes: one per core, with at least 8 episodes each
-    (fewer would not repay the messages); the environment variable GCRL_EVAL_WORKERS overrides it."""
+    (fewer would not repay the messages), or for OGBench's visual environments, whose camera costs
+    tens of ms a frame, one episode each; the environment variable GCRL_EVAL_WORKERS overrides it."""
     chosen = os.environ.get("GCRL_EVAL_WORKERS")
     if chosen is not None:
         if not chosen.isdigit() or int(chosen) < 1:
             raise GcrlError(f"GCRL_EVAL_WORKERS must be a whole number >= 1 (1: no worker processes), got '{chosen}'.")
         return min(int(chosen), max(count, 1))
-    return max(1, min(os.cpu_count() or 1, count // 8, 16))
+    per_worker = 1 if env_name.startswith("visual-") else 8
+    return max(1, min(os.cpu_count() or 1, count // per_worker, 16))
 
 
 def make_env_group(env_name: str, count: int, workers: int | None = None):
     """`count` environments that evaluate together; workers > 1 steps them in that many processes."""
-    workers = default_workers(count) if workers is None else workers
+    workers = default_workers(count, env_name) if workers is None else workers
     if workers > 1:
         return ProcessEnvGroup(env_name, count, workers)
     return LocalEnvGroup(make_envs(env_name, count), owned=True)
