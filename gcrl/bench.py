@@ -275,7 +275,7 @@ def visual_evaluation_speed(episodes: int = 2) -> dict:
 
     from gcrl import agents, config
     from gcrl.agents.base import DataSpec
-    from gcrl.envs.group import default_workers, make_env_group
+    from gcrl.envs.group import make_env_group
     from gcrl.evaluate import evaluate
     from gcrl.policy import Policy
 
@@ -283,9 +283,8 @@ def visual_evaluation_speed(episodes: int = 2) -> dict:
     spec = DataSpec(PIXEL_SHAPE, True, PIXEL_ACTION_DIM, False)
     agent = agents.get("saw").make(agent_cfg, spec)
     policy = Policy(agent, agent.init(jax.random.PRNGKey(0)), spec)  # untrained: every episode runs its full length
-    workers = default_workers(episodes, PIXEL_ENV)
     try:
-        group = make_env_group(PIXEL_ENV, episodes, workers)
+        group = make_env_group(PIXEL_ENV, episodes)  # default_workers: one per episode for visual environments
     except Exception as err:  # no MuJoCo rendering here: say so in the report instead of failing the bench
         return {"error": f"{type(err).__name__}: {err}"}
     try:
@@ -296,7 +295,7 @@ def visual_evaluation_speed(episodes: int = 2) -> dict:
         seconds = time.perf_counter() - t0
     finally:
         group.close()
-    return {"env": PIXEL_ENV, "episodes": episodes, "workers": workers, "s_per_episode": seconds / episodes, "env_steps_per_s": steps / seconds,
+    return {"env": PIXEL_ENV, "episodes": episodes, "workers": group.workers, "s_per_episode": seconds / episodes, "env_steps_per_s": steps / seconds,
             "steps_per_episode": steps / episodes}  # fmt: skip
 
 
