@@ -49,6 +49,43 @@ def final_success(run_dir: Path) -> float | None:
     return float(success[-1]) if len(success) else None
 
 
+def eval_rows(run_dir: Path) -> list[dict]:
+    try:
+        return list(csv.DictReader(open(run_dir / "eval.csv")))
+    except OSError:
+        return []
+
+
+def progress_table(arm: str, runs: list[Path]) -> list[str]:
+    """Success (%) at every evaluation, one column per seed and their mean; then, where the
+    evaluation is per task, each task's success at the last evaluation (mean over seeds)."""
+    tables = {r.name: {int(float(row["step"])): row for row in eval_rows(r)} for r in runs}
+    steps = sorted({s for t in tables.values() for s in t})
+    if not steps:
+        return []
+    lines = [f"{arm}, success (%) against environment steps:", "", "| env steps | " + " | ".join(tables) + " | mean |",
+             "| --- |" + " --- |" * (len(tables) + 1)]  # fmt: skip
+    for step in steps:
+        values = [100 * float(t[step]["overall"]) if step in t else None for t in tables.values()]
+        known = [v for v in values if v is not None]
+        cells = ["-" if v is None else f"{v:.0f}" for v in values]
+        lines.append(f"| {step:,} | " + " | ".join(cells) + f" | {np.mean(known):.0f} |")
+    last = [t[max(t)] for t in tables.values() if t]
+    tasks = sorted(k for k in last[0] if k.startswith("task"))
+    if tasks:
+        lines += ["", f"{arm}, each task at the last evaluation (mean over {len(last)} seeds, %): "
+                  + ", ".join(f"{k} {100 * np.mean([float(row[k]) for row in last]):.0f}" for k in tasks)]  # fmt: skip
+    return lines + [""]
+
+
+def evaluated_on(root: Path) -> str:
+    """What the train runs' periodic evaluations aim at (their loop's eval_goals)."""
+    configs = [read_json(p) for p in sorted(root.glob("*-seed*/config.json"))]
+    goals = {c["loop"].get("eval_goals") for c in configs if c}
+    names = {"train": "the training goals", "tasks": "OGBench's five tasks", "heldout": "the held-out cells"}
+    return " / ".join(names.get(g, str(g)) for g in sorted(goals, key=str)) or "the training goals"
+
+
 def steps_to(run_dir: Path, level: float) -> float | None:
     steps, success = read_curve(run_dir)
     hit = np.nonzero(success >= level)[0]
@@ -99,15 +136,20 @@ def budget_rows(root: Path) -> list[str]:
 def write_report(root: Path, level: float = 0.5) -> Path:
     train, adapt = root / "train", root / "adapt"
     lines = [(root / "intro.md").read_text().rstrip() + "\n" if (root / "intro.md").exists() else "# Director against the flat agent on the pixel maze\n"]
+    periodic = evaluated_on(train)
     lines += ["## 1. Training goals (pixel-maze-medium, goals from the maze's training cells, random starts)\n",
-              "| agent | training goals, last evaluation (%) | held-out cells, final (%) | OGBench's five tasks, final (%) |", "| --- | --- | --- | --- |"]  # fmt: skip
-    for arm in TRAIN_ARMS:
+              f"| agent | {periodic}, last evaluation (%) | held-out cells, final (%) | OGBench's five tasks, final (%) |", "| --- | --- | --- | --- |"]  # fmt: skip
+    arms = [arm for arm in TRAIN_ARMS if seeds_of(train, arm)]
+    for arm in arms:
         runs = seeds_of(train, arm)
         held = [(read_json(r / "final-heldout.json") or {}).get("overall") for r in runs]
         tasks = [(read_json(r / "final-tasks.json") or {}).get("overall") for r in runs]
         lines.append(f"| {arm} | {mean_std([final_success(r) for r in runs])} | {mean_std(held)} | {mean_std(tasks)} |")
-    if curves(train, TRAIN_ARMS, "training goals, pixel-maze-medium", root / "curves-train.png"):
+    if curves(train, arms, f"{periodic}, pixel-maze-medium", root / "curves-train.png"):
         lines += ["", "![training curves](curves-train.png)"]
+    lines.append("")
+    for arm in arms:
+        lines += progress_table(arm, seeds_of(train, arm))
     lines += ["", "## 2. Zero-shot: held-out goal cells", "",
               "The held-out column above: the final checkpoints, greedy, towards cells that were never a goal in training; no further training.", ""]  # fmt: skip
     lines += ["## 3. Adaptation to pixel-maze-medium-b (a layout neither agent saw)\n"]
