@@ -21,13 +21,17 @@ from gcrl.online.director import (
     Imagined,
     abstract_continues,
     block_average,
+    ManagerNorm,
+    code_entropy_bonus,
     combined_advantage,
     cosine_max,
+    director_advantage,
     keep_frozen,
     segment_actions,
     segment_goals,
     segments,
 )
+from gcrl.online.adapt import auto_adapt, moments_init, moments_stats, moments_update
 from gcrl.online.goal_autoencoder import adapt_kl_scale, kl_to_uniform
 from gcrl.online.world_model import State
 
@@ -92,6 +96,48 @@ def test_combined_advantage_by_hand():
     scales = {"extr": jnp.array(1.0), "expl": jnp.array(2.0)}
     # 1.0 (2 - 1) / 1 + 0.1 (4 - 1) / 2
     np.testing.assert_allclose(combined_advantage(returns, values, scales, {"extr": 1.0, "expl": 0.1}), [1.15], rtol=1e-6)
+
+
+def test_moments_are_directors_bias_corrected_ema():
+    # decay 0.5: after [1, 3], m = 1, q = 2.5, corrected by 1 - 0.5 = 0.5: mean 2, var 5 - 4 = 1
+    first = moments_update(moments_init(), jnp.array([1.0, 3.0]), 0.5)
+    np.testing.assert_allclose(moments_stats(first, 0.5, 100.0), (2.0, 1.0), rtol=1e-6)
+    # then [2, 2]: m = 1.5, q = 3.25, corrected by 0.75: mean 2, var 13/3 - 4 = 1/3, scale sqrt(3)
+    second = moments_update(first, jnp.array([2.0, 2.0]), 0.5)
+    np.testing.assert_allclose(moments_stats(second, 0.5, 100.0), (2.0, np.sqrt(3.0)), rtol=1e-5)
+    # no spread: the scale is capped at max
+    flat = moments_update(moments_init(), jnp.array([0.01, 0.01]), 0.999)
+    np.testing.assert_allclose(moments_stats(flat, 0.999, 100.0)[1], 100.0, rtol=1e-3)
+
+
+def test_auto_adapt_inverse_lowers_a_bonus_while_the_entropy_is_high():
+    values = jnp.array([1.0, 0.5, 0.3, 0.52])  # target 0.5, thres 0.1: band [0.4545, 0.55]
+    moved = auto_adapt(jnp.ones(4), values, 0.5, 0.1, 0.1, 1e-5, 100.0, inverse=True)
+    np.testing.assert_allclose(moved, [1 / 1.1, 1.0, 1.1, 1.0], rtol=1e-6)
+    np.testing.assert_allclose(auto_adapt(jnp.full(4, 100.0), values, 0.5, 0.1, 0.1, 1e-5, 100.0, inverse=True)[2], 100.0)
+
+
+def test_director_advantage_by_hand():
+    """From fresh moments the bias correction makes one batch's EMA exactly its mean and variance."""
+    returns = {"extr": jnp.array([1.0, 3.0]), "expl": jnp.array([2.0, 6.0])}
+    values = {"extr": jnp.zeros(2), "expl": jnp.zeros(2)}
+    norm = ManagerNorm({"extr": moments_init(), "expl": moments_init()}, moments_init(), jnp.ones(CONFIG.goal_codes))
+    advantage, sigma, moments, advantage_moments = director_advantage(returns, values, {"extr": 1.0, "expl": 0.1}, norm, CONFIG)
+    # sigma_extr = std [1, 3] = 1, sigma_expl = std [2, 6] = 2; X = [1 + 0.1, 3 + 0.3]; A = (X - 2.2) / 1.1
+    np.testing.assert_allclose([sigma["extr"], sigma["expl"]], [1.0, 2.0], rtol=1e-4)
+    np.testing.assert_allclose(advantage, [-1.0, 1.0], rtol=1e-3)
+    assert int(moments["extr"].count) == 1 and int(advantage_moments.count) == 1
+
+
+def test_code_entropy_bonus_per_code():
+    c = CONFIG
+    # code 0 uniform (e = 1, too high: its scale falls), code 1 certain (e = 0, too low: it rises),
+    # the other codes at e = 0.5 (in the band: unchanged); the bonus sums s_l e_l with the new scales
+    e = jnp.full((3, c.goal_codes), 0.5).at[:, 0].set(1.0).at[:, 1].set(0.0)
+    bonus, scale = code_entropy_bonus(e * np.log(c.goal_classes), jnp.ones(c.goal_codes), c)
+    np.testing.assert_allclose(scale[:2], [1 / 1.1, 1.1], rtol=1e-6)
+    np.testing.assert_allclose(scale[2:], 1.0)
+    np.testing.assert_allclose(bonus, 1 / 1.1 + 0.5 * (c.goal_codes - 2), rtol=1e-5)
 
 
 def test_worker_returns_stop_at_each_goal_change():
@@ -232,6 +278,9 @@ def test_one_update_moves_every_group_and_keeps_its_books(one_update):
         np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-7)
     np.testing.assert_allclose(new.ac_state.goal_kl_scale, adapt_kl_scale(jnp.array(1.0), metrics["goal/kl"], CONFIG), rtol=1e-6)
     assert moved(old.ac_state.retnorm, new.ac_state.retnorm)
+    norm = new.ac_state.manager_norm  # the published normalisers took their first step
+    assert int(norm.advantage.count) == 1 and all(int(m.count) == 1 for m in norm.returns.values())
+    np.testing.assert_allclose(norm.entropy_scale, 1 / 1.1, rtol=1e-6)  # a fresh manager is near uniform
     parts = ["wm/loss", "goal/loss", "manager/policy_loss", "manager/extr_value_loss", "manager/expl_value_loss", "worker/policy_loss", "worker/value_loss"]
     np.testing.assert_allclose(metrics["loss"], sum(metrics[k] for k in parts), rtol=1e-5)
 

@@ -102,8 +102,28 @@ class Config:
     manager_extr: float = 1.0  # configs.yaml manager_rews.extr: 1.0
     manager_expl: float = 0.1  # configs.yaml manager_rews.expl: 0.1 (expl_rew: adver, adver_impl: squared)
     manager_discount: float = 0.99  # configs.yaml discount: 0.99, applied once per abstract (K-step) step
-    # Entropy scales: our base's fixed DreamerV3 scale (`actent` above). Director adapts its scales
-    # towards a normalised entropy of 0.5 (configs.yaml actent, manager_actent: 0.5); see director.py.
+    # The manager's advantage and entropy bonus (director.py). 'director', the published code's:
+    # each critic's return and baseline divided by the EMA std of its returns (configs.yaml
+    # retnorm: {impl: std, decay: 0.999, max: 1e2}), their weighted sum centred and divided by its
+    # own EMA std (advnorm: {impl: mean_std, decay: 0.99, max: 1e8}), and an entropy bonus per code
+    # whose scale adapts to hold the code's entropy / log C near manager_entropy_target
+    # (manager_actent: 0.5; actent: {impl: mult, min: 1e-5, max: 1e2, vel: 0.1}, thres 0.1,
+    # actent_norm, actent_perdim). 'dreamerv3': our base's percentile scale max(1, P95 - P5) per
+    # critic and the fixed bonus manager_actent, as the worker (the setting of sessions 7-9: with
+    # the return scale at its floor the manager's advantages stayed ~1e-3 and its entropy at the
+    # maximum).
+    manager_norm: str = "director"
+    manager_retnorm_decay: float = 0.999
+    manager_retnorm_max: float = 100.0
+    manager_advnorm_decay: float = 0.99
+    manager_advnorm_max: float = 1e8
+    manager_entropy_target: float = 0.5
+    manager_entropy_min: float = 1e-5
+    manager_entropy_max: float = 100.0
+    manager_entropy_vel: float = 0.1
+    manager_entropy_thres: float = 0.1
+    # Fixed entropy scales, our base's DreamerV3 scale (`actent` above): the worker's always, the
+    # manager's with manager_norm 'dreamerv3'. (Director adapts the worker's too; see director.py.)
     manager_actent: float = 3e-4
     worker_actent: float = 3e-4
     # Acting. 'fixed': a new goal every goal_every steps (Director's). 'reached' (gcrl's, not in

@@ -21,8 +21,14 @@ Manager: an abstract trajectory of J = H / K steps over the states s_0, s_K, ...
   weights      W_j = C_0 C_1 ... C_j
   returns      lambda-returns of behavior.py over the abstract steps, one per reward i in {extr,
                expl}, each against its own critic v^i (two-hot, slow copy, percentile norm S^i)
-  advantage    A_j = 1.0 (G^extr_j - v^extr_j) / S^extr + 0.1 (G^expl_j - v^expl_j) / S^expl
-  actor        -W_j (log pi_m(z_jK | s_jK, k) sg(A_j) + eta_m H[pi_m])        (REINFORCE)
+  advantage    X_j = 1.0 (G^extr_j - v^extr_j) / sigma^extr + 0.1 (G^expl_j - v^expl_j) / sigma^expl,
+               sigma^i the EMA std of critic i's returns (decay 0.999; sigma^i >= 0.01), then
+               A_j = (X_j - mu_X) / sigma_X with the EMA mean and std of X (decay 0.99)  (adapt.py)
+  actor        -W_j (log pi_m(z_jK | s_jK, k) sg(A_j) + sum_l s_l H[pi_m(z_l)] / log C)  (REINFORCE)
+               with per-code scales s_l (from 1, times or divided by 1.1 each update, within
+               [1e-5, 100]) holding each code's normalised entropy H / log C near 0.5
+               (manager_norm 'dreamerv3' instead: A_j = sum_i w_i (G^i_j - v^i_j) / S^i, S^i the
+               percentile scale of behavior.py, and the fixed bonus eta_m sum_l H[pi_m(z_l)])
   critics      W_j (CE(twohot(G^i_j)) + CE(twohot(v^i,slow_j)))
 
 Worker: the imagined rollout cut into J segments s_jK..s_(j+1)K of K + 1 states each (neighbours
@@ -58,14 +64,21 @@ it is built on DreamerV2-era code, ours on DreamerV3):
   survival, states every K-th), the worker's cosine_max reward (weight 1.0, alone) and its
   segmentation with the goal held on each segment's last state, per-segment weights, REINFORCE for
   the manager, the worker's inputs, the decoder image of a goal from the prior's mode stoch.
+- Kept from Director for the manager (manager_norm 'director', the default): each return and
+  baseline divided by the EMA std of its critic's returns, the weighted sum normalised to zero mean
+  and unit std, and the per-code adaptive entropy bonus. With our base's percentile scale instead
+  (the default of earlier sessions, still `manager_norm=dreamerv3`) the scale sat at its floor of 1
+  because the manager's rewards are small (in results/online/train/director-seed0: task rewards
+  ~1e-4 and exploration rewards ~1e-2 per step): its advantages stayed ~1e-3, its entropy at the
+  maximum (8 log 8 = 16.6), and it chose goals at random.
 - Taken from our base (behavior.py) in place of Director's DreamerV2-era actor-critic: two-hot
   critics with an EMA slow copy (rate 0.02) used as a regulariser, returns bootstrapped from the
   online critic (Director: symlog-MSE critics, hard slow-target copy every 100 updates, returns
-  and baselines from the slow critic); per-critic percentile return scale max(1, P95 - P5) with
-  no final advantage normalisation (Director: each return divided by an EMA std, then the summed
-  advantage normalised to zero mean and unit std); fixed entropy scales 3e-4 (Director: per-code
-  AutoAdapt scales holding the entropy, normalised to [0, 1], near 0.5); REINFORCE for the worker
-  too (Director backpropagates through the dynamics for continuous worker actions); the worker's
+  and baselines from the slow critic); for the worker, the percentile return scale max(1, P95 -
+  P5) with no final advantage normalisation and a fixed entropy scale 3e-4 (Director treats the
+  worker as the manager: EMA-std returns, normalised advantages, an adaptive entropy bonus towards
+  0.5); REINFORCE for the worker
+  (Director backpropagates through the dynamics for continuous worker actions); the worker's
   per-step discount is the continue head's (1 - 1/333; Director: 0.99 times survival); one
   optimiser (LaProp + AGC) for all groups, as dreamer.py (Director: one Adam per module); MLPs
   of our base (RMSNorm, SiLU, `units` wide, DreamerV3 initialiser; actor outputs scaled 0.01).
@@ -94,6 +107,7 @@ import optax
 
 from gcrl.errors import GcrlError
 from gcrl.online import goal_autoencoder, world_model
+from gcrl.online.adapt import Moments, auto_adapt, moments_init, moments_stats, moments_update
 from gcrl.online.behavior import (
     Actor,
     Critic,
@@ -143,12 +157,21 @@ class Imagined(NamedTuple):
     goals: jax.Array  # [N, H + 1, D], the goal in force at each state
 
 
+class ManagerNorm(NamedTuple):
+    """The published normalisers of the manager's advantage and entropy (manager_norm 'director')."""
+
+    returns: dict  # Moments of each manager critic's returns
+    advantage: Moments  # Moments of the weighted sum of the normalised advantages
+    entropy_scale: jax.Array  # [L], the entropy bonus's adaptive scale per code
+
+
 class DirectorState(NamedTuple):
     """What an update keeps besides the parameters."""
 
     slow: dict  # slow critics {'manager': {'extr', 'expl'}, 'worker': {'critic'}}
-    retnorm: dict  # a ReturnNorm per critic, same layout
+    retnorm: dict  # a ReturnNorm per critic, same layout (the manager's are read with manager_norm 'dreamerv3')
     goal_kl_scale: jax.Array  # the goal autoencoder's adaptive KL weight
+    manager_norm: ManagerNorm
 
 
 class TrainState(NamedTuple):
@@ -219,6 +242,35 @@ def combined_advantage(returns: dict, values: dict, scales: dict, weights: dict)
     return sg(sum(weights[k] * (returns[k] - values[k]) / scales[k] for k in returns))
 
 
+def director_advantage(returns: dict, values: dict, weights: dict, norm: ManagerNorm, config: Config):
+    """The published manager advantage (manager_norm 'director'): A = (X - mu_X) / sigma_X with
+    X = sum_i w_i (G_i - v_i) / sigma_i, sigma_i the EMA std of critic i's returns (a divisor of at
+    least 1 / manager_retnorm_max) and mu_X, sigma_X the EMA mean and std of X, every EMA updated
+    with this batch first (adapt.py). Returns (A under stop-gradient, {critic: sigma_i}, the new
+    Moments of the returns, the new Moments of X)."""
+    c = config
+    moments, sigma, score = {}, {}, 0.0
+    for name in returns:
+        moments[name] = moments_update(norm.returns[name], returns[name], c.manager_retnorm_decay)
+        _, scale = moments_stats(moments[name], c.manager_retnorm_decay, c.manager_retnorm_max)
+        sigma[name] = 1.0 / scale
+        score = score + weights[name] * (returns[name] - values[name]) * scale
+    advantage_moments = moments_update(norm.advantage, score, c.manager_advnorm_decay)
+    mean, scale = moments_stats(advantage_moments, c.manager_advnorm_decay, c.manager_advnorm_max)
+    return sg((score - mean) * scale), sigma, moments, advantage_moments
+
+
+def code_entropy_bonus(code_entropy, scale, config: Config):
+    """The published per-code entropy bonus: with e_l = H[pi(z_l)] / log C (code_entropy [..., L]),
+    the scales s_l take one AutoAdapt step (inverse, towards manager_entropy_target) on the batch
+    mean of e_l, then the bonus is sum_l s_l e_l. Returns (bonus [...], the new scales [L])."""
+    c = config
+    normalised = code_entropy / np.log(c.goal_classes)
+    mean = normalised.reshape((-1, normalised.shape[-1])).mean(0)
+    scale = auto_adapt(scale, mean, c.manager_entropy_target, c.manager_entropy_thres, c.manager_entropy_vel, c.manager_entropy_min, c.manager_entropy_max, inverse=True)
+    return (scale * normalised).sum(-1), scale
+
+
 def keep_frozen(new, old, mask):
     """`new` with every subtree shaped like the parameters taking `old`'s leaves where mask is False
     (the optimiser's moments of frozen parameters do not drift)."""
@@ -286,7 +338,9 @@ class Director:
         }
         zero = ReturnNorm(jnp.zeros(()), jnp.zeros(()))
         retnorm = {"manager": {k: zero for k in MANAGER_CRITICS}, "worker": {"critic": zero}}
-        ac_state = DirectorState(slow, retnorm, jnp.ones(()))  # AutoAdapt 'mult' starts at 1
+        # AutoAdapt 'mult' starts its scales at 1 (the KL weight and the entropy bonus's)
+        manager_norm = ManagerNorm({k: moments_init() for k in MANAGER_CRITICS}, moments_init(), jnp.ones((c.goal_codes,)))
+        ac_state = DirectorState(slow, retnorm, jnp.ones(()), manager_norm)
         return TrainState(params, ac_state, self.tx.init(params), jnp.zeros((), jnp.int32))
 
     # ---- networks -------------------------------------------------------------------------------
@@ -355,7 +409,8 @@ class Director:
     # ---- losses ---------------------------------------------------------------------------------
 
     def manager_loss(self, manager_params, ac_state: DirectorState, traj: Imagined, task, rewards, cont):
-        """(loss, (metrics, the manager's new return norms)) on the abstract trajectory (docstring)."""
+        """(loss, (metrics, the manager's new return norms, its new ManagerNorm)) on the abstract
+        trajectory (docstring)."""
         c, every, bins = self.config, self.config.goal_every, twohot_bins(self.config.bins)
         survival = jnp.clip(cont / c.discount, 0.0, 1.0)
         live = abstract_continues(survival, every, c.manager_discount)
@@ -371,17 +426,25 @@ class Director:
             norms[name] = update_return_norm(ac_state.retnorm["manager"][name], returns[name], c)
             values[name], scales[name] = value[:, :-1], return_scale(norms[name], c)
             value_losses[name] = critic_loss(logits[:, :-1], returns[name], slow[:, :-1], weight, bins, c.slowreg)
-        advantage = combined_advantage(returns, values, scales, {"extr": c.manager_extr, "expl": c.manager_expl})
+        weights, manager_norm = {"extr": c.manager_extr, "expl": c.manager_expl}, ac_state.manager_norm
         head = jax.tree_util.tree_map(lambda x: x[:, :-1], states)
         dist = self.manager_policy(manager_params, head, task_j[:, :-1])
-        log_prob, entropy = dist.log_prob(sg(traj.codes[:, :-1])).sum(-1), dist.entropy().sum(-1)
-        policy_loss = reinforce_loss(log_prob, entropy, advantage, weight, c.manager_actent)
+        log_prob, code_entropy = dist.log_prob(sg(traj.codes[:, :-1])).sum(-1), dist.entropy()
+        if c.manager_norm == "director":
+            advantage, scales, moments, advantage_moments = director_advantage(returns, values, weights, manager_norm, c)
+            bonus, entropy_scale = code_entropy_bonus(code_entropy, manager_norm.entropy_scale, c)
+            policy_loss = reinforce_loss(log_prob, bonus, advantage, weight, 1.0)
+            manager_norm = ManagerNorm(moments, advantage_moments, entropy_scale)
+        else:
+            advantage = combined_advantage(returns, values, scales, weights)
+            policy_loss = reinforce_loss(log_prob, code_entropy.sum(-1), advantage, weight, c.manager_actent)
         loss = c.policy_scale * policy_loss + c.value_scale * sum(value_losses.values())
         metrics = {
             "manager/policy_loss": policy_loss,
             "manager/advantage": advantage.mean(),
             "manager/advantage_std": advantage.std(),
-            "manager/entropy": entropy.mean(),
+            "manager/entropy": code_entropy.sum(-1).mean(),
+            "manager/entropy_scale": manager_norm.entropy_scale.mean(),
             "manager/weight": weight.mean(),
         }
         for name in MANAGER_CRITICS:
@@ -389,7 +452,7 @@ class Director:
             metrics[f"manager/{name}_return"] = returns[name].mean()
             metrics[f"manager/{name}_reward"] = rewards[name][:, 1:].mean()
             metrics[f"manager/{name}_return_scale"] = scales[name]
-        return loss, (metrics, norms)
+        return loss, (metrics, norms, manager_norm)
 
     def worker_loss(self, worker_params, ac_state: DirectorState, traj: Imagined, goal_reward, cont):
         """(loss, (metrics, the worker's new return norm)) on the K-step segments (docstring)."""
@@ -431,9 +494,9 @@ class Director:
         task = flat(batch["task"].astype(jnp.float32))
         traj = self.imagine(frozen, jax.tree_util.tree_map(flat, sg(posterior)), task, k_imag)
         rewards, cont = self.imagined_rewards(frozen, traj, task, k_expl)
-        manager_loss, (manager_metrics, manager_norms) = self.manager_loss(params["manager"], ac_state, traj, task, rewards, cont)
+        manager_loss, (manager_metrics, manager_norms, manager_norm) = self.manager_loss(params["manager"], ac_state, traj, task, rewards, cont)
         worker_loss, (worker_metrics, worker_norms) = self.worker_loss(params["worker"], ac_state, traj, rewards["goal"], cont)
-        ac_state = DirectorState(ac_state.slow, {"manager": manager_norms, "worker": worker_norms}, kl_scale)
+        ac_state = DirectorState(ac_state.slow, {"manager": manager_norms, "worker": worker_norms}, kl_scale, manager_norm)
         metrics = {**metrics, **goal_metrics, **manager_metrics, **worker_metrics, "imag/cont": cont.mean()}
         return wm_loss + goal_loss + manager_loss + worker_loss, (metrics, ac_state)
 
@@ -455,7 +518,8 @@ class Director:
         slow = {g: new.slow[g] if g in self.trainable else old.slow[g] for g in new.slow}
         retnorm = {g: new.retnorm[g] if g in self.trainable else old.retnorm[g] for g in new.retnorm}
         scale = new.goal_kl_scale if "goal" in self.trainable else old.goal_kl_scale
-        return DirectorState(slow, retnorm, scale)
+        manager_norm = new.manager_norm if "manager" in self.trainable else old.manager_norm
+        return DirectorState(slow, retnorm, scale, manager_norm)
 
     def train_step(self, state: TrainState, batch, key) -> tuple[TrainState, dict]:
         mask = self.trainable_mask(state.params)
@@ -541,6 +605,8 @@ def make(config: Config, action_dim: int, discrete: bool, task_dim: int, image_s
         raise GcrlError(f"online: director_imag_length ({config.director_imag_length}) must be a multiple of goal_every ({config.goal_every}).")
     if config.replan not in ("fixed", "reached"):
         raise GcrlError(f"online: replan must be 'fixed' or 'reached', got '{config.replan}'.")
+    if config.manager_norm not in ("director", "dreamerv3"):
+        raise GcrlError(f"online: manager_norm must be 'director' or 'dreamerv3', got '{config.manager_norm}'.")
     if config.finetune not in TRAINABLE:
         raise GcrlError(f"online: finetune must be one of {', '.join(TRAINABLE)}, got '{config.finetune}'.")
     return Director(config, world_model.make(config, action_dim, task_dim, image_shape), discrete)

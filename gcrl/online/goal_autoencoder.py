@@ -32,6 +32,7 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
+from gcrl.online.adapt import auto_adapt
 from gcrl.online.config import Config
 from gcrl.online.dists import categorical_kl, straight_through_sample
 from gcrl.online.layers import MLP, dense, jit_init
@@ -71,10 +72,7 @@ def kl_to_uniform(logits):
 def adapt_kl_scale(scale, kl_mean, config: Config):
     """Director's AutoAdapt 'mult' rule (module docstring): one step of beta towards the target."""
     c = config
-    above = kl_mean > (1.0 + c.goal_kl_thres) * c.goal_kl_target
-    below = kl_mean < c.goal_kl_target / (1.0 + c.goal_kl_thres)
-    moved = jnp.where(above, scale * (1.0 + c.goal_kl_vel), jnp.where(below, scale / (1.0 + c.goal_kl_vel), scale))
-    return sg(jnp.clip(moved, c.goal_kl_min, c.goal_kl_max))
+    return auto_adapt(scale, kl_mean, c.goal_kl_target, c.goal_kl_thres, c.goal_kl_vel, c.goal_kl_min, c.goal_kl_max)
 
 
 def init(config: Config, key):
