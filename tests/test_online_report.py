@@ -1,4 +1,5 @@
-"""The online study's page (benchmarks/online_report.py): its tables, from hand-written run files."""
+"""The online study's tooling: its page's tables from hand-written run files (benchmarks/online_report.py),
+and the core a pinned run takes (benchmarks/online_study.py)."""
 
 import json
 import sys
@@ -32,3 +33,13 @@ def test_progress_table_has_a_column_per_seed_their_mean_and_the_last_tasks(tmp_
 def test_a_run_without_evaluations_gives_no_table(tmp_path):
     (tmp_path / "dreamer-seed0").mkdir()
     assert progress_table("dreamer", [tmp_path / "dreamer-seed0"]) == []
+
+
+def test_pinned_runs_take_a_free_core_first_then_the_least_used():
+    from online_study import free_core
+
+    assert free_core([0, 1], []) == 0
+    assert free_core([0, 1], [0]) == 1
+    assert free_core([0, 1], [0, 1]) == 0
+    assert free_core([0, 1], [0, 1, 0]) == 1
+    assert free_core([2, 5], [2]) == 5
