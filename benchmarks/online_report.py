@@ -13,6 +13,8 @@ from pathlib import Path
 
 import numpy as np
 
+from gcrl.console import plural
+
 TRAIN_ARMS = ("dreamer", "director", "dreamer-ezgreedy")
 ADAPT_ARMS = ("director-manager", "director-manager_wm", "director-all", "dreamer-all", "director-scratch", "dreamer-scratch")
 
@@ -73,7 +75,7 @@ def progress_table(arm: str, runs: list[Path]) -> list[str]:
     last = [t[max(t)] for t in tables.values() if t]
     tasks = sorted(k for k in last[0] if k.startswith("task"))
     if tasks:
-        lines += ["", f"{arm}, each task at the last evaluation (mean over {len(last)} seeds, %): "
+        lines += ["", f"{arm}, each task at the last evaluation (mean over {plural(len(last), 'seed')}, %): "
                   + ", ".join(f"{k} {100 * np.mean([float(row[k]) for row in last]):.0f}" for k in tasks)]  # fmt: skip
     return lines + [""]
 
@@ -109,7 +111,7 @@ def curves(root: Path, arms, title: str, path: Path) -> bool:
         for s, y in runs:
             ax.plot(s, 100 * y, color=colour, alpha=0.3, lw=1)
         n = min(len(s) for s, _ in runs)
-        ax.plot(runs[0][0][:n], 100 * np.mean([y[:n] for _, y in runs], 0), color=colour, lw=2.5, label=f"{arm} ({len(runs)} seeds)")
+        ax.plot(runs[0][0][:n], 100 * np.mean([y[:n] for _, y in runs], 0), color=colour, lw=2.5, label=f"{arm} ({plural(len(runs), 'seed')})")
         drawn = True
     if drawn:
         ax.set(xlabel="environment steps", ylabel="success (%)", title=title, ylim=(-2, 102))
@@ -150,8 +152,11 @@ def write_report(root: Path, level: float = 0.5) -> Path:
     lines.append("")
     for arm in arms:
         lines += progress_table(arm, seeds_of(train, arm))
+    policies = sorted({(read_json(r / "final-heldout.json") or {}).get("policy") for arm in arms for r in seeds_of(train, arm)} - {None})
+    how = {"sample": "sampling the actor (DreamerV3's evaluation)", "mode": "the actor's mode"}
+    policy_text = " and ".join(how.get(p, p) for p in policies) or "the run's eval_policy"
     lines += ["", "## 2. Zero-shot: held-out goal cells", "",
-              "The held-out column above: the final checkpoints, greedy, towards cells that were never a goal in training; no further training.", ""]  # fmt: skip
+              f"The held-out column above: the final checkpoints, {policy_text}, towards cells that were never a goal in training; no further training.", ""]  # fmt: skip
     lines += ["## 3. Adaptation to pixel-maze-medium-b (a layout neither agent saw)\n"]
     if not any(seeds_of(adapt, arm) for arm in ADAPT_ARMS):
         lines.append("No adaptation runs yet (`benchmarks/online_study.py --phases adapt` runs them from the training runs).")

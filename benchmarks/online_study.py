@@ -8,7 +8,7 @@ finished run is skipped, an interrupted one resumes from its newest checkpoint):
   train     pixel-maze-medium, goals from the maze's 'train' cells (random starts), evaluated on
             them: dreamer, director, and the control dreamer-ezgreedy (the flat agent with temporally
             extended epsilon-greedy exploration), --seeds each.                         (question 1)
-  evaluate  each train run's final checkpoint, greedy, on the held-out cells (never a goal in
+  evaluate  each train run's final checkpoint (its eval_policy: sampled unless set) on the held-out cells (never a goal in
             training) and on OGBench's five tasks; no further training.                 (question 2)
   adapt     pixel-maze-medium-b (a layout neither agent saw), from each train run of --adapt-seeds:
             Director fine-tuning the manager only (world model, worker, goal autoencoder frozen),

@@ -116,6 +116,11 @@ class RunsReporter(_BarOwner):
             console.print(f"[bold]sweep[/] {finished}/{self._total} runs: {counts}, elapsed {_clock(elapsed)}, ETA {_clock(eta_s)}", highlight=False)
 
 
+def plural(n: int, what: str) -> str:
+    """'1 seed', '3 seeds'."""
+    return f"{n} {what}{'' if n == 1 else 's'}"
+
+
 def warn(message: str) -> None:
     """One `warning:` line on stderr: something went wrong, and gcrl went on."""
     err_console.print(f"[bold yellow]warning:[/] {message}", highlight=False, soft_wrap=True)

@@ -20,7 +20,7 @@ from pathlib import Path
 
 from gcrl import agents, checkpoint, config, faults
 from gcrl.config import TrainConfig
-from gcrl.console import RunsReporter, console, err_console
+from gcrl.console import RunsReporter, console, err_console, plural
 from gcrl.data import load, names
 from gcrl.data.files import atomic_path
 from gcrl.errors import GcrlError
@@ -418,10 +418,10 @@ def run_sweep(grid: Grid, workers: int | None = None, ray_address: str | None = 
         mode = "one after another in this process" if workers == 0 else f"{workers} at a time, each in its own process"
         execution = {"workers": workers}
 
-    shape = " x ".join(_plural(n, what) for n, what in ((len(grid.agents), "agent"), (len(grid.datasets), "dataset"), (len(grid.seeds), "seed"), (len(grid.variants), "variant")) if what != "variant" or n > 1)
+    shape = " x ".join(plural(n, what) for n, what in ((len(grid.agents), "agent"), (len(grid.datasets), "dataset"), (len(grid.seeds), "seed"), (len(grid.variants), "variant")) if what != "variant" or n > 1)
     resume = sum(r.action == "resume" for r in todo)
     console.print(
-        f"[bold]Sweep[/] of {_plural(len(runs), 'run')} ({shape}), preset {preset}, in {grid.root}: {len(runs) - len(todo)} finished already (skipped), "
+        f"[bold]Sweep[/] of {plural(len(runs), 'run')} ({shape}), preset {preset}, in {grid.root}: {len(runs) - len(todo)} finished already (skipped), "
         f"{resume} to resume, {len(todo) - resume} to start; {mode if todo else 'nothing to run'}.",
         highlight=False,
     )
@@ -459,10 +459,6 @@ def _run_locked(grid: Grid, runs: list[Run], todo: list[Run], execution: dict, r
     reporter.close()
     _print_summary(ledger)
     return runs
-
-
-def _plural(n: int, what: str) -> str:
-    return f"{n} {what}{'' if n == 1 else 's'}"
 
 
 def _default_preset(ray) -> str:
