@@ -65,7 +65,8 @@ def progress_table(arm: str, runs: list[Path]) -> list[str]:
     steps = sorted({s for t in tables.values() for s in t})
     if not steps:
         return []
-    lines = [f"{arm}, success (%) against environment steps:", "", "| env steps | " + " | ".join(tables) + " | mean |",
+    target = evaluated_on(runs)
+    lines = [f"{arm}, success (%) on {target} against environment steps:", "", "| env steps | " + " | ".join(tables) + " | mean |",
              "| --- |" + " --- |" * (len(tables) + 1)]  # fmt: skip
     for step in steps:
         values = [100 * float(t[step]["overall"]) if step in t else None for t in tables.values()]
@@ -75,14 +76,15 @@ def progress_table(arm: str, runs: list[Path]) -> list[str]:
     last = [t[max(t)] for t in tables.values() if t]
     tasks = sorted(k for k in last[0] if k.startswith("task"))
     if tasks:
-        lines += ["", f"{arm}, each task at the last evaluation (mean over {plural(len(last), 'seed')}, %): "
+        what = "each task" if target == "OGBench's five tasks" else "each goal group"
+        lines += ["", f"{arm}, {what} at the last evaluation (mean over {plural(len(last), 'seed')}, %): "
                   + ", ".join(f"{k} {100 * np.mean([float(row[k]) for row in last]):.0f}" for k in tasks)]  # fmt: skip
     return lines + [""]
 
 
-def evaluated_on(root: Path) -> str:
-    """What the train runs' periodic evaluations aim at (their loop's eval_goals)."""
-    configs = [read_json(p) for p in sorted(root.glob("*-seed*/config.json"))]
+def evaluated_on(runs: list[Path]) -> str:
+    """What these runs' periodic evaluations aim at (their loop's eval_goals)."""
+    configs = [read_json(r / "config.json") for r in runs]
     goals = {c["loop"].get("eval_goals") for c in configs if c}
     names = {"train": "the training goals", "tasks": "OGBench's five tasks", "heldout": "the held-out cells"}
     return " / ".join(names.get(g, str(g)) for g in sorted(goals, key=str)) or "the training goals"
@@ -94,7 +96,7 @@ def steps_to(run_dir: Path, level: float) -> float | None:
     return float(steps[hit[0]]) if len(hit) else None
 
 
-def curves(root: Path, arms, title: str, path: Path) -> bool:
+def curves(root: Path, arms, title: str, path: Path, labels: dict | None = None) -> bool:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -111,7 +113,7 @@ def curves(root: Path, arms, title: str, path: Path) -> bool:
         for s, y in runs:
             ax.plot(s, 100 * y, color=colour, alpha=0.3, lw=1)
         n = min(len(s) for s, _ in runs)
-        ax.plot(runs[0][0][:n], 100 * np.mean([y[:n] for _, y in runs], 0), color=colour, lw=2.5, label=f"{arm} ({plural(len(runs), 'seed')})")
+        ax.plot(runs[0][0][:n], 100 * np.mean([y[:n] for _, y in runs], 0), color=colour, lw=2.5, label=f"{(labels or {}).get(arm, arm)} ({plural(len(runs), 'seed')})")
         drawn = True
     if drawn:
         ax.set(xlabel="environment steps", ylabel="success (%)", title=title, ylim=(-2, 102))
@@ -138,16 +140,22 @@ def budget_rows(root: Path) -> list[str]:
 def write_report(root: Path, level: float = 0.5) -> Path:
     train, adapt = root / "train", root / "adapt"
     lines = [(root / "intro.md").read_text().rstrip() + "\n" if (root / "intro.md").exists() else "# Director against the flat agent on the pixel maze\n"]
-    periodic = evaluated_on(train)
-    lines += ["## 1. Training goals (pixel-maze-medium, goals from the maze's training cells, random starts)\n",
-              f"| agent | {periodic}, last evaluation (%) | held-out cells, final (%) | OGBench's five tasks, final (%) |", "| --- | --- | --- | --- |"]  # fmt: skip
     arms = [arm for arm in TRAIN_ARMS if seeds_of(train, arm)]
+    targets = {arm: evaluated_on(seeds_of(train, arm)) for arm in arms}
+    periodic = " / ".join(sorted(set(targets.values()))) or "the training goals"
+    mixed = len(set(targets.values())) > 1  # arms evaluated on different goals: say which on every row
+    lines += ["## 1. Training goals (pixel-maze-medium, goals from the maze's training cells, random starts)\n",
+              f"| agent | {'periodic evaluations' if mixed else periodic}, last (%) | held-out cells, final (%) | OGBench's five tasks, final (%) |", "| --- | --- | --- | --- |"]  # fmt: skip
     for arm in arms:
         runs = seeds_of(train, arm)
         held = [(read_json(r / "final-heldout.json") or {}).get("overall") for r in runs]
         tasks = [(read_json(r / "final-tasks.json") or {}).get("overall") for r in runs]
-        lines.append(f"| {arm} | {mean_std([final_success(r) for r in runs])} | {mean_std(held)} | {mean_std(tasks)} |")
-    if curves(train, arms, f"{periodic}, pixel-maze-medium", root / "curves-train.png"):
+        on = f" (on {targets[arm]})" if mixed else ""
+        lines.append(f"| {arm} | {mean_std([final_success(r) for r in runs])}{on} | {mean_std(held)} | {mean_std(tasks)} |")
+    if mixed:
+        lines += ["", "The arms' periodic evaluations aim at different goals (each run's `eval_goals`): compare them on the final columns."]
+    labels = {arm: f"{arm}, on {targets[arm]}" for arm in arms} if mixed else {}
+    if curves(train, arms, f"{periodic}, pixel-maze-medium", root / "curves-train.png", labels):
         lines += ["", "![training curves](curves-train.png)"]
     lines.append("")
     for arm in arms:

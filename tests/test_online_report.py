@@ -27,7 +27,11 @@ def test_progress_table_has_a_column_per_seed_their_mean_and_the_last_tasks(tmp_
     assert lines[5] == "| 2,000 | 100 | - | 100 |"  # the mean of the seeds that got there
     # each seed's own last evaluation: seed 0 at 2,000 steps, seed 1 at 1,000
     assert lines[-2].endswith("task1 50, task2 50")
-    assert evaluated_on(tmp_path) == "OGBench's five tasks"
+    assert lines[0] == "dreamer, success (%) on OGBench's five tasks against environment steps:"
+    assert evaluated_on([a, b]) == "OGBench's five tasks"
+    c = write_run(tmp_path, "director-seed0", ["1000,0.5,1.0,0.0"], eval_goals="train")
+    assert evaluated_on([a, c]) == "OGBench's five tasks / the training goals"
+    assert progress_table("director", [c])[-2].startswith("director, each goal group at the last evaluation")
 
 
 def test_a_run_without_evaluations_gives_no_table(tmp_path):
