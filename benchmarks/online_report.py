@@ -145,13 +145,13 @@ def write_report(root: Path, level: float = 0.5) -> Path:
     periodic = " / ".join(sorted(set(targets.values()))) or "the training goals"
     mixed = len(set(targets.values())) > 1  # arms evaluated on different goals: say which on every row
     lines += ["## 1. Training goals (pixel-maze-medium, goals from the maze's training cells, random starts)\n",
-              f"| agent | {'periodic evaluations' if mixed else periodic}, last (%) | held-out cells, final (%) | OGBench's five tasks, final (%) |", "| --- | --- | --- | --- |"]  # fmt: skip
+              f"| agent | {'periodic evaluations' if mixed else periodic}, last (%) | held-out cells, final (%) | held-out cells, decoy goal shown (%) | OGBench's five tasks, final (%) |",
+              "| --- | --- | --- | --- | --- |"]  # fmt: skip
     for arm in arms:
         runs = seeds_of(train, arm)
-        held = [(read_json(r / "final-heldout.json") or {}).get("overall") for r in runs]
-        tasks = [(read_json(r / "final-tasks.json") or {}).get("overall") for r in runs]
+        finals = [mean_std([(read_json(r / f"final-{name}.json") or {}).get("overall") for r in runs]) for name in ("heldout", "heldout-decoy", "tasks")]
         on = f" (on {targets[arm]})" if mixed else ""
-        lines.append(f"| {arm} | {mean_std([final_success(r) for r in runs])}{on} | {mean_std(held)} | {mean_std(tasks)} |")
+        lines.append(f"| {arm} | {mean_std([final_success(r) for r in runs])}{on} | " + " | ".join(finals) + " |")
     if mixed:
         lines += ["", "The arms' periodic evaluations aim at different goals (each run's `eval_goals`): compare them on the final columns."]
     labels = {arm: f"{arm}, on {targets[arm]}" for arm in arms} if mixed else {}
@@ -164,7 +164,9 @@ def write_report(root: Path, level: float = 0.5) -> Path:
     how = {"sample": "sampling the actor (DreamerV3's evaluation)", "mode": "the actor's mode"}
     policy_text = " and ".join(how.get(p, p) for p in policies) or "the run's eval_policy"
     lines += ["", "## 2. Zero-shot: held-out goal cells", "",
-              f"The held-out column above: the final checkpoints, {policy_text}, towards cells that were never a goal in training; no further training.", ""]  # fmt: skip
+              f"The held-out column above: the final checkpoints, {policy_text}, towards cells that were never a goal in training; no further training. "
+              "The decoy column is the control: the same episodes with another held-out goal shown (picture and task vector) than the one success counts. "
+              "An agent that reads its goal loses success there; one that only wanders keeps it.", ""]  # fmt: skip
     lines += ["## 3. Adaptation to pixel-maze-medium-b (a layout neither agent saw)\n"]
     if not any(seeds_of(adapt, arm) for arm in ADAPT_ARMS):
         lines.append("No adaptation runs yet (`benchmarks/online_study.py --phases adapt` runs them from the training runs).")

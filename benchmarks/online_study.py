@@ -9,7 +9,9 @@ finished run is skipped, an interrupted one resumes from its newest checkpoint):
             them: dreamer, director, and the control dreamer-ezgreedy (the flat agent with temporally
             extended epsilon-greedy exploration), --seeds each.                         (question 1)
   evaluate  each train run's final checkpoint (its eval_policy: sampled unless set) on the held-out cells (never a goal in
-            training) and on OGBench's five tasks; no further training.                 (question 2)
+            training), on OGBench's five tasks, and on the held-out cells with decoys (another held-out
+            goal shown than the one success counts: the control for whether success there reads the
+            goal); no further training.                                                 (question 2)
   adapt     pixel-maze-medium-b (a layout neither agent saw), from each train run of --adapt-seeds:
             Director fine-tuning the manager only (world model, worker, goal autoencoder frozen),
             the manager and the world model, everything; the flat agent fine-tuning
@@ -61,6 +63,9 @@ ADAPT_ARMS = {  # name: (agent, fine-tuned from the train run of this arm, extra
     "dreamer-scratch": ("dreamer", None, []),
 }
 COMMON = ["goal_set=train", "eval_goals=train"]
+# (goals, decoy) of the final evaluations: the held-out cells, the five tasks, and the held-out cells
+# with another held-out cell shown (the control: does success there need the goal?).
+FINAL_EVALUATIONS = (("heldout", False), ("tasks", False), ("heldout", True))
 
 
 @dataclass
@@ -99,11 +104,12 @@ def plan(args) -> list[Run]:
             if "train" in phases:
                 runs.append(Run(f"train {arm} seed {seed}", train_command(agent, TRAIN_ENV, seed, args.steps, run_dir, COMMON + sets + args.set, args.preset), run_dir))
             if "evaluate" in phases:
-                for goals in ("heldout", "tasks"):
-                    out = run_dir / f"final-{goals}.json"
+                for goals, decoy in FINAL_EVALUATIONS:
+                    out = run_dir / f"final-{goals}{'-decoy' if decoy else ''}.json"
                     if not out.exists():
-                        runs.append(Run(f"evaluate {arm} seed {seed} on {goals}", [sys.executable, "-m", "gcrl", "online", "evaluate", str(run_dir), "--goals", goals,
-                                                                                 "--episodes", str(args.final_episodes), "--out", str(out)], out, [run_dir]))  # fmt: skip
+                        runs.append(Run(f"evaluate {arm} seed {seed} on {goals}{' with decoys' if decoy else ''}",
+                                        [sys.executable, "-m", "gcrl", "online", "evaluate", str(run_dir), "--goals", goals, "--episodes", str(args.final_episodes),
+                                         "--out", str(out), *(["--decoy"] if decoy else [])], out, [run_dir]))  # fmt: skip
     if "adapt" in phases:
         for seed in args.adapt_seeds:
             for arm, (agent, source, sets) in ADAPT_ARMS.items():

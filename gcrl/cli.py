@@ -212,7 +212,7 @@ def cmd_online_evaluate(args) -> int:
 
     from gcrl.online import loop
 
-    loop.evaluate_run(Path(args.run_dir), args.episodes, goals=args.goals, out=Path(args.out) if args.out else None, policy=args.policy)
+    loop.evaluate_run(Path(args.run_dir), args.episodes, goals=args.goals, out=Path(args.out) if args.out else None, policy=args.policy, decoy=args.decoy)
     return 0
 
 

@@ -272,6 +272,8 @@ def _online(sub) -> None:
     ev.add_argument("--episodes", type=count(1), help="episodes per task (default: the run's eval_episodes)")
     ev.add_argument("--goals", choices=("tasks", "train", "heldout", "all", "near"), help="the five tasks, or episodes towards a goal set's cells from random starts ('near': the start's cell or a neighbour) (default: the run's eval_goals)")
     ev.add_argument("--policy", choices=("sample", "mode"), help="the actor's samples (DreamerV3's evaluation) or its mode, greedy (default: the run's eval_policy)")
+    ev.add_argument("--decoy", action="store_true", help="show each episode another goal of the same set (picture and task vector) while success counts the true one: "
+                    "the control for whether success is more than wandering (the same starts and goals as without)")
     ev.add_argument("--out", metavar="JSON", help="also write the result to this file")
     ev.set_defaults(func="online_evaluate")
 

@@ -191,3 +191,27 @@ def test_action_repeat_holds_the_action_for_k_ogbench_steps_and_stops_at_the_goa
     assert before[1] - repeated.maze.get_xy()[1] < 0.25  # stopped after the first step (each moves the point up to 0.2)
     with pytest.raises(Exception, match="action_repeat"):
         PixelMaze("medium", size=16, action_repeat=0)
+
+
+def test_decoy_goals_show_another_goal_of_the_set_while_success_counts_the_true_one():
+    plain, decoy = (PixelMazeVector(6, seed=4, layout="medium", size=16, goal_set="heldout", decoy=d) for d in (False, True))
+    obs, shown = plain.reset(), decoy.reset()
+    heldout = {tuple(cell_xy(c)) for c in goal_cells(MEDIUM, "heldout", [])}
+    for a, b in zip(plain.envs, decoy.envs):  # the same starts and goals as without decoys
+        np.testing.assert_array_equal(a.goal_xy, b.goal_xy)
+        np.testing.assert_array_equal(a.maze.get_xy(), b.maze.get_xy())
+        assert tuple(b.shown_xy) in heldout and tuple(b.shown_xy) != tuple(cell_xy(b.maze.xy_to_ij(b.goal_xy)))
+    np.testing.assert_array_equal(obs["task"], [env.task_vector(env.goal_xy) for env in plain.envs])
+    np.testing.assert_array_equal(shown["task"], [env.task_vector(env.shown_xy) for env in decoy.envs])  # picture and vector: the decoy
+    np.testing.assert_array_equal(shown["image"], decoy.renderer.render(np.stack([e.maze.get_xy() for e in decoy.envs]), np.stack([e.shown_xy for e in decoy.envs])))
+    env = decoy.envs[0]
+    env.maze.set_xy(env.shown_xy)
+    assert env.advance([0.0, 0.0])[0] == 0.0  # standing on the decoy earns nothing
+    env.maze.set_xy(env.goal_xy)
+    assert env.advance([0.0, 0.0])[0] == 1.0  # the true goal still counts
+    task = PixelMaze("medium", size=16, decoy=True)
+    task.reset(seed=0, options={"task_id": 2})
+    others = {tuple(cell_xy(g)) for k, g in enumerate(task.task_goals) if k != 1}
+    assert tuple(task.shown_xy) in others  # another of the five tasks
+    for vec in (plain, decoy, task):
+        vec.close()

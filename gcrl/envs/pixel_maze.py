@@ -218,13 +218,20 @@ class PixelMaze(gymnasium.Env):
     a cell of `goal_set` ('tasks', 'train', 'heldout' or 'all') and the start a free cell, both drawn
     from the seed ('near': a start, then a goal at most NEAR_CELLS cells from it, its own cell included:
     an easy task distribution whose rewards random exploration meets); options=dict(goal_ij=(i, j)) or dict(task=vector) chooses the goal (a vector is
-    decoded to the nearest point of the maze, for conditioning values outside the training range)."""
+    decoded to the nearest point of the maze, for conditioning values outside the training range).
+
+    With `decoy`, each episode shows the agent another goal (drawn after everything else, so the
+    starts and goals are those of the same seed without it): another cell of the goal set, or
+    another of the five tasks, in the picture, the task vector and the goal image alike, while the
+    reward and success still count the true goal. An agent that reads its goal does worse so; one
+    that ignores it does the same: the control for whether goal-conditioned success is more than
+    wandering through the goal's cell."""
 
     metadata = {"render_modes": ["rgb_array"]}
 
     def __init__(self, layout: str = "medium", size: int = 64, goal_set: str = "tasks", goal_image: bool = False,
                  terminate_at_goal: bool = True, max_episode_steps: int = 1000, show_goal: bool = True, min_point_px: float = 0.0,
-                 action_repeat: int = 1):  # fmt: skip
+                 action_repeat: int = 1, decoy: bool = False):  # fmt: skip
         from gcrl.errors import GcrlError
 
         if goal_set not in GOAL_SETS:
@@ -234,7 +241,7 @@ class PixelMaze(gymnasium.Env):
         self.maze = make_point_maze(layout)
         self.layout, self.goal_set, self.goal_image = layout, goal_set, goal_image
         self.terminate_at_goal, self.max_episode_steps, self.show_goal = terminate_at_goal, max_episode_steps, show_goal
-        self.action_repeat = action_repeat
+        self.action_repeat, self.decoy = action_repeat, decoy
         self.renderer = MazeRenderer(self.maze.maze_map, size, min_point_px)
         self.task_goals = [info["goal_ij"] for info in self.maze.task_infos]
         self.goals = goal_cells(self.maze.maze_map, goal_set, self.task_goals)
@@ -248,7 +255,7 @@ class PixelMaze(gymnasium.Env):
             spaces["goal_image"] = gymnasium.spaces.Box(0, 255, (size, size, 3), np.uint8)
         self.observation_space = gymnasium.spaces.Dict(spaces)
         self.action_space = gymnasium.spaces.Box(-1.0, 1.0, (2,), np.float32)
-        self.goal_xy, self.steps = np.zeros(2), 0
+        self.goal_xy, self.shown_xy, self.steps = np.zeros(2), np.zeros(2), 0
 
     def task_vector(self, goal_xy) -> np.ndarray:
         return ((np.asarray(goal_xy) - self._centre) / self._half).astype(np.float32)
@@ -258,7 +265,7 @@ class PixelMaze(gymnasium.Env):
 
     def _observation(self) -> dict:
         xy = self.maze.get_xy()
-        obs = {"image": self.renderer.render(xy, self.goal_xy if self.show_goal else None)[0], "task": self.task_vector(self.goal_xy)}
+        obs = {"image": self.renderer.render(xy, self.shown_xy if self.show_goal else None)[0], "task": self.task_vector(self.shown_xy)}
         if self.goal_image:
             obs["goal_image"] = self._goal_frame
         return obs
@@ -292,9 +299,20 @@ class PixelMaze(gymnasium.Env):
             self.maze.reset(seed=int(self.np_random.integers(2**31)), options={"task_info": task_info})
             self.maze.set_goal(goal_xy=goal_xy)
             self.goal_xy = np.asarray(goal_xy, np.float64)
-        self._goal_frame = self.renderer.render(self.goal_xy)[0] if self.goal_image else None
+        self.shown_xy = self._decoy(options.get("task_id")) if self.decoy else self.goal_xy
+        self._goal_frame = self.renderer.render(self.shown_xy)[0] if self.goal_image else None
         self.steps = 0
         return self._observation(), {"goal_xy": self.goal_xy.copy(), "xy": self.maze.get_xy()}
+
+    def _decoy(self, task_id: int | None) -> np.ndarray:
+        """The centre of a goal cell other than the true goal's: of another task, or of the goal set."""
+        goal_ij = self.maze.xy_to_ij(self.goal_xy)
+        cells = [tuple(g) for g in (self.task_goals if task_id is not None else self.goals) if tuple(g) != tuple(goal_ij)]
+        if not cells:
+            from gcrl.errors import GcrlError
+
+            raise GcrlError(f"decoy goals need a goal set of two cells or more; '{self.goal_set}' of {self.layout} has one.")
+        return cell_xy(cells[self.np_random.integers(len(cells))])
 
     def advance(self, action) -> tuple[float, bool, bool, dict]:
         """The physics of one step, without the picture: (reward, terminated, truncated, info). With
@@ -350,7 +368,7 @@ class PixelMazeVector:
 
     def _observations(self) -> dict:
         xy = np.stack([env.maze.get_xy() for env in self.envs])
-        goals = np.stack([env.goal_xy for env in self.envs])
+        goals = np.stack([env.shown_xy for env in self.envs])
         obs = {"image": self.renderer.render(xy, goals if self.envs[0].show_goal else None), "task": np.stack([env.task_vector(g) for env, g in zip(self.envs, goals)])}
         if self.envs[0].goal_image:
             obs["goal_image"] = np.stack([env._goal_frame for env in self.envs])

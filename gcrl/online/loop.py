@@ -69,12 +69,12 @@ def updates_due(env_steps: int, start: int, ratio: float, batch: int, length: in
     return max(0, int((env_steps - start) * ratio // (batch * length)))
 
 
-def make_env(cfg: LoopConfig, num_envs: int, seed: int, task_id: int | None = None, goal_set: str | None = None):
+def make_env(cfg: LoopConfig, num_envs: int, seed: int, task_id: int | None = None, goal_set: str | None = None, decoy: bool = False):
     from gcrl.envs.pixel_maze import PixelMazeVector
 
     return PixelMazeVector(num_envs, seed=seed, task_id=task_id, autoreset="next-step", layout=settings.layout(cfg.env), size=cfg.size,
                            max_episode_steps=cfg.max_episode_steps, goal_set=goal_set or cfg.goal_set, min_point_px=cfg.point_px,
-                           action_repeat=cfg.action_repeat)  # fmt: skip
+                           action_repeat=cfg.action_repeat, decoy=decoy)  # fmt: skip
 
 
 def make_agent(cfg: LoopConfig, model_cfg):
@@ -261,16 +261,17 @@ def run_episodes(agent, params, env, seed: int, act, record=None, sample: bool =
     return success, ret
 
 
-def evaluate(agent, params, cfg: LoopConfig, episodes: int, seed: int, act=None, goals: str | None = None, record=None) -> dict:
+def evaluate(agent, params, cfg: LoopConfig, episodes: int, seed: int, act=None, goals: str | None = None, record=None, decoy: bool = False) -> dict:
     """Success of the policy (sampled or greedy: cfg.eval_policy). goals 'tasks': the maze's five tasks, `episodes` each, one batch
     of environments per task; a goal set ('train', 'heldout', 'all'): 5 x `episodes` episodes towards
-    that set's cells from random starts, as one batch, reported in five groups. `record` sees the
-    first environment's episode."""
+    that set's cells from random starts, as one batch, reported in five groups. With `decoy` the
+    agent is shown another goal than the one success counts (PixelMaze's control; the same starts
+    and goals as without). `record` sees the first environment's episode."""
     act, goals = act or programs(agent)[0], goals or cfg.eval_goals
     if goals == "tasks":
-        batches = [(make_env(cfg, episodes, seed=seed + 7919 * task, task_id=task), seed + task) for task in range(1, TASKS + 1)]
+        batches = [(make_env(cfg, episodes, seed=seed + 7919 * task, task_id=task, decoy=decoy), seed + task) for task in range(1, TASKS + 1)]
     else:
-        batches = [(make_env(cfg, TASKS * episodes, seed=seed + 7919, goal_set=goals), seed + 1)]
+        batches = [(make_env(cfg, TASKS * episodes, seed=seed + 7919, goal_set=goals, decoy=decoy), seed + 1)]
     success, returns = [], []
     for k, (env, batch_seed) in enumerate(batches):
         try:
@@ -282,7 +283,7 @@ def evaluate(agent, params, cfg: LoopConfig, episodes: int, seed: int, act=None,
     per_group = np.concatenate(success).reshape(TASKS, episodes).mean(1)
     group_returns = np.concatenate(returns).reshape(TASKS, episodes).mean(1)
     return {"overall": float(per_group.mean()), "per_task": per_group.tolist(), "returns": group_returns.tolist(), "episodes_per_task": episodes, "goals": goals,
-            "policy": cfg.eval_policy}
+            "policy": cfg.eval_policy, "decoy": decoy}
 
 
 def save_goal_picture(job: OnlineJob, frames, goals, path: Path, steps: int = 96) -> None:
@@ -424,16 +425,17 @@ def train(cfg: LoopConfig, model_cfg, run_dir: Path | None = None, resume: bool 
 
 
 def evaluate_run(run_dir: Path, episodes: int | None = None, progress: bool = True, goals: str | None = None, out: Path | None = None,
-                 policy: str | None = None) -> dict:  # fmt: skip
+                 policy: str | None = None, decoy: bool = False) -> dict:  # fmt: skip
     """Evaluate a run's newest checkpoint on the five tasks or a goal set, with the actor's samples
-    or its mode (default: the run's eval_goals and eval_policy); with `out`, the result is also
-    written there as JSON."""
+    or its mode (default: the run's eval_goals and eval_policy), with decoy goals shown if asked;
+    with `out`, the result is also written there as JSON."""
     cfg, model_cfg = settings.read(run_dir)
     cfg = dataclasses.replace(cfg, eval_goals=goals or cfg.eval_goals, eval_policy=policy or cfg.eval_policy)  # checked like settings
     agent = make_agent(cfg, model_cfg)
     saved, _ = checkpoint.restore_latest(run_dir, saved_template(agent))
-    result = evaluate(agent, saved.params, cfg, episodes or cfg.eval_episodes, cfg.seed + 200_000)
-    console.print(f"{cfg.env}, {cfg.agent}, env step {int(saved.step):,}, goals {result['goals']}, {result['policy']} policy: success {result['overall']:.0%} ({groups_text(result)})", highlight=False)
+    result = evaluate(agent, saved.params, cfg, episodes or cfg.eval_episodes, cfg.seed + 200_000, decoy=decoy)
+    shown = ", decoy goals shown" if decoy else ""
+    console.print(f"{cfg.env}, {cfg.agent}, env step {int(saved.step):,}, goals {result['goals']}{shown}, {result['policy']} policy: success {result['overall']:.0%} ({groups_text(result)})", highlight=False)
     result = {"step": int(saved.step), "run_dir": str(run_dir), **result}
     if out is not None:
         write_text(Path(out), json.dumps(result, indent=2))
