@@ -140,15 +140,15 @@ def budget_rows(root: Path) -> list[str]:
 def write_report(root: Path, level: float = 0.5) -> Path:
     train, adapt = root / "train", root / "adapt"
     lines = [(root / "intro.md").read_text().rstrip() + "\n" if (root / "intro.md").exists() else "# Director against the flat agent on the pixel maze\n"]
-    arms = [arm for arm in TRAIN_ARMS if seeds_of(train, arm)]
-    targets = {arm: evaluated_on(seeds_of(train, arm)) for arm in arms}
+    runs_of = {arm: seeds_of(train, arm) for arm in TRAIN_ARMS if seeds_of(train, arm)}
+    arms = list(runs_of)
+    targets = {arm: evaluated_on(runs_of[arm]) for arm in arms}
     periodic = " / ".join(sorted(set(targets.values()))) or "the training goals"
     mixed = len(set(targets.values())) > 1  # arms evaluated on different goals: say which on every row
     lines += ["## 1. Training goals (pixel-maze-medium, goals from the maze's training cells, random starts)\n",
               f"| agent | {'periodic evaluations' if mixed else periodic}, last (%) | held-out cells, final (%) | held-out cells, decoy goal shown (%) | OGBench's five tasks, final (%) |",
               "| --- | --- | --- | --- | --- |"]  # fmt: skip
-    for arm in arms:
-        runs = seeds_of(train, arm)
+    for arm, runs in runs_of.items():
         finals = [mean_std([(read_json(r / f"final-{name}.json") or {}).get("overall") for r in runs]) for name in ("heldout", "heldout-decoy", "tasks")]
         on = f" (on {targets[arm]})" if mixed else ""
         lines.append(f"| {arm} | {mean_std([final_success(r) for r in runs])}{on} | " + " | ".join(finals) + " |")
@@ -158,9 +158,9 @@ def write_report(root: Path, level: float = 0.5) -> Path:
     if curves(train, arms, f"{periodic}, pixel-maze-medium", root / "curves-train.png", labels):
         lines += ["", "![training curves](curves-train.png)"]
     lines.append("")
-    for arm in arms:
-        lines += progress_table(arm, seeds_of(train, arm))
-    policies = sorted({(read_json(r / "final-heldout.json") or {}).get("policy") for arm in arms for r in seeds_of(train, arm)} - {None})
+    for arm, runs in runs_of.items():
+        lines += progress_table(arm, runs)
+    policies = sorted({(read_json(r / "final-heldout.json") or {}).get("policy") for runs in runs_of.values() for r in runs} - {None})
     how = {"sample": "sampling the actor (DreamerV3's evaluation)", "mode": "the actor's mode"}
     policy_text = " and ".join(how.get(p, p) for p in policies) or "the run's eval_policy"
     lines += ["", "## 2. Zero-shot: held-out goal cells", "",
