@@ -63,6 +63,9 @@ ADAPT_ARMS = {  # name: (agent, fine-tuned from the train run of this arm, extra
     "dreamer-scratch": ("dreamer", None, []),
 }
 COMMON = ["goal_set=train", "eval_goals=train"]
+# Adaptation is read as env steps to a success level: evaluate every 5,000 env steps, not the
+# preset's 20,000 (a 25,000-step run would have two points).
+ADAPT_EVAL = ["eval_every=5000"]
 # (goals, decoy) of the final evaluations: the held-out cells, the five tasks, and the held-out cells
 # with another held-out cell shown (the control: does success there need the goal?).
 FINAL_EVALUATIONS = (("heldout", False), ("tasks", False), ("heldout", True))
@@ -117,7 +120,7 @@ def plan(args) -> list[Run]:
                     continue
                 run_dir = root / "adapt" / f"{arm}-seed{seed}"
                 source_dir = root / "train" / f"{source}-seed{seed}" if source else None
-                extra = COMMON + sets + args.set + ([f"init_from={source_dir}"] if source_dir else [])
+                extra = COMMON + ADAPT_EVAL + sets + args.set + ([f"init_from={source_dir}"] if source_dir else [])
                 runs.append(Run(f"adapt {arm} seed {seed}", train_command(agent, ADAPT_ENV, seed, args.adapt_steps, run_dir, extra, args.preset), run_dir, [source_dir] if source_dir else []))
     return runs
 
