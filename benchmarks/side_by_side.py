@@ -38,6 +38,7 @@ OUT = Path("results/side_by_side")
 AGENTS = ("gcivl", "hiql", "saw", "gciql", "qrl", "crl", "ris", "gcwae")
 # hyperparameters.sh's flags for pointmaze-medium-navigate-v0; RIS and GCWAE have no line there and run their defaults.
 DATASET_FLAGS = {
+    "gcbc": [],
     "gcivl": ["--agent.alpha=10.0"],
     "hiql": ["--agent.high_alpha=3.0", "--agent.low_alpha=3.0"],
     "saw": [],
@@ -48,6 +49,13 @@ DATASET_FLAGS = {
     "gcwae": [],
 }
 CPU_SIZE = ["--agent.batch_size=256", "--agent.actor_hidden_dims=(256,256)", "--agent.value_hidden_dims=(256,256)"]
+# SAW's subpolicy has its own width there (3 x 512 by default); gcrl's cpu preset sizes it as the other actors.
+AGENT_SIZE = {"saw": ["--agent.low_actor_hidden_dims=(256,256)"]}
+
+
+def published_flags(agent: str) -> list[str]:
+    """The published main.py's --agent.* flags matching gcrl's cpu configuration of `agent`."""
+    return [*DATASET_FLAGS[agent], *CPU_SIZE, *AGENT_SIZE.get(agent, [])]
 WANDB_STUB = '''"""No-op wandb for running the published main.py offline."""
 class _Run:
     project, name, config = "OGBench", "local", {}
@@ -92,7 +100,7 @@ def run_published(code: Path, python: str, agent: str, seed: int, args, scratch:
         return kept
     save_dir = scratch / f"{agent}-seed{seed}"
     shutil.rmtree(save_dir, ignore_errors=True)
-    command = [python, "main.py", f"--env_name={DATASET}", f"--agent=agents/{agent}.py", *DATASET_FLAGS[agent], *CPU_SIZE,
+    command = [python, "main.py", f"--env_name={DATASET}", f"--agent=agents/{agent}.py", *published_flags(agent),
                f"--train_steps={args.steps}", f"--eval_interval={args.steps // 2}", f"--eval_episodes={args.episodes}",
                "--log_interval=5000", "--video_episodes=0", f"--save_interval={10 * args.steps}", f"--seed={seed}", f"--save_dir={save_dir}"]  # fmt: skip
     env = {**os.environ, "PYTHONPATH": str(code / "_stubs"), "WANDB_MODE": "disabled"}

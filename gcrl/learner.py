@@ -60,7 +60,11 @@ def init_state(agent: Agent, key) -> TrainState:
 
 def apply_update(agent: Agent, state: TrainState, batch: dict, key) -> tuple[TrainState, dict]:
     """One update on a given batch: each loss group takes a gradient step on its own parameters, in
-    order, seeing the groups updated before it; then the targets move by tau."""
+    order, seeing the groups updated before it; then the targets move by tau towards the parameters
+    this update started from. (The published agents' target_update averages the agent's parameters
+    from before its gradient step into the targets, so the targets trail the online parameters by
+    one more update than the textbook order; gcrl does the same, to stay exact:
+    benchmarks/published_update_check.py compares the parameters after 20 updates.)"""
     tx = optimizer(agent)
     params, opt_state, metrics = state.params, dict(state.opt_state), {}
     for group in agent.groups:
@@ -75,7 +79,7 @@ def apply_update(agent: Agent, state: TrainState, batch: dict, key) -> tuple[Tra
         metrics.update(info)
         metrics[f"loss/{group.name}"] = loss
     targets = {
-        k: jax.tree_util.tree_map(lambda p, t: agent.tau * p + (1.0 - agent.tau) * t, params[k], state.target_params[k])
+        k: jax.tree_util.tree_map(lambda p, t: agent.tau * p + (1.0 - agent.tau) * t, state.params[k], state.target_params[k])
         for k in agent.target_keys
     }
     return TrainState(params, targets, opt_state, state.step + 1, state.key), metrics

@@ -322,12 +322,17 @@ def test_length_normalize_has_norm_sqrt_dim_and_a_finite_gradient_at_zero():
     assert np.isfinite(np.asarray(grad)).all()  # phi(0, 0) = 0 at initialisation must not poison training
 
 
-def test_targets_move_by_polyak_averaging():
+def test_targets_move_by_polyak_averaging_towards_the_parameters_before_the_step():
+    """As the published target_update: tau theta_t + (1 - tau) target_t, theta_t being the
+    parameters the update started from, not the ones its gradient step produced."""
     agent = gcivl.make(gcivl.Config(**TINY), SPEC)
     state = init_state(agent, jax.random.PRNGKey(0))
+    state = state._replace(target_params={"value": jax.tree_util.tree_map(lambda x: 0.5 * x, state.target_params["value"])})
     new, _ = apply_update(agent, state, batch(), None)
-    expected = jax.tree_util.tree_map(lambda p, t: 0.005 * p + 0.995 * t, new.params["value"], state.target_params["value"])
+    expected = jax.tree_util.tree_map(lambda p, t: 0.005 * p + 0.995 * t, state.params["value"], state.target_params["value"])
     jax.tree_util.tree_map(lambda a, c: np.testing.assert_allclose(a, c, rtol=1e-6), new.target_params["value"], expected)
+    after_step = jax.tree_util.tree_map(lambda p, t: 0.005 * p + 0.995 * t, new.params["value"], state.target_params["value"])
+    assert not all(np.allclose(a, c, rtol=1e-6) for a, c in zip(jax.tree_util.tree_leaves(new.target_params["value"]), jax.tree_util.tree_leaves(after_step)))
 
 
 @pytest.mark.parametrize("name", ["gcbc", "gcivl", "hiql", "saw"])
