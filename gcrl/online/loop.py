@@ -369,7 +369,10 @@ def loop(job: OnlineJob) -> None:
                 if (_crossed(previous, job.env_steps, cfg.log_every) or end) and job.updates > job.updates_at_start:  # rows start with the first update: metrics.csv's columns are fixed by its first row
                     log_phase(job)
                 ready = job.env_steps >= job.train_start
-                evaluate_now = cfg.eval_episodes > 0 and ready and (_crossed(previous, job.env_steps, cfg.eval_every) or end or run.eval_pending)
+                # A resumed run refills its replay first, its parameters those it was saved with: an
+                # evaluation falling in that refill still runs (a fresh run's, before any update, not).
+                trained = ready or job.updates > 0
+                evaluate_now = cfg.eval_episodes > 0 and trained and (_crossed(previous, job.env_steps, cfg.eval_every) or end or run.eval_pending)
                 if ready and (evaluate_now or _crossed(previous, job.env_steps, cfg.checkpoint_every) or end):
                     save_phase(job, eval_pending=evaluate_now)
                 if evaluate_now:
