@@ -87,10 +87,10 @@ def relative_change_difference(a, b, start) -> float:
     return float(np.linalg.norm(np.asarray(a) - np.asarray(b)) / max(float(np.linalg.norm(np.asarray(a) - np.asarray(start))), 1e-12))
 
 
-def gcrl_side(agent_name: str, dataset, seed: int, updates: int, sets: dict[str, str]) -> dict:
+def gcrl_side(agent_name: str, dataset, data, seed: int, updates: int, sets: dict[str, str]) -> dict:
     """One gcrl agent's parameters, targets, `updates` batches (in the published key names), the
     loss and gradient on the first batch, and the parameters and targets after `updates` updates."""
-    _, cfg = gcrl_config.resolve(agent_name, DATASET, "cpu", sets=sets)
+    train_cfg, cfg = gcrl_config.resolve(agent_name, DATASET, "cpu", sets=sets)
     agent = agents.get(agent_name).make(cfg, data_spec(dataset))
     if len(agent.groups) != 1:
         raise SystemExit(f"{agent_name}: {len(agent.groups)} loss groups; this check compares one total loss.")
@@ -98,8 +98,7 @@ def gcrl_side(agent_name: str, dataset, seed: int, updates: int, sets: dict[str,
     k_batch, k_noise, k_loss = jax.random.split(jax.random.PRNGKey(seed + 1), 3)
     targets = {k: jax.tree.map(lambda x: x + TARGET_NOISE * jax.random.normal(k_noise, x.shape), state.params[k]) for k in agent.target_keys}
     state = state._replace(target_params=targets)
-    data = to_device(dataset)
-    batches = [sample_batch(data, k, 256, agent.sampler) for k in jax.random.split(k_batch, updates)]
+    batches = [sample_batch(data, k, train_cfg.batch_size, agent.sampler) for k in jax.random.split(k_batch, updates)]
     (loss, _), grads = jax.value_and_grad(agent.groups[0].loss, has_aux=True)(state.params, targets, batches[0], k_loss)
     out = {"loss": np.asarray(loss), **named(agent_name, "param:", state.params), **named(agent_name, "param:", targets, target=True),
            **named(agent_name, "grad:", grads)}  # fmt: skip
@@ -129,10 +128,11 @@ def main(argv=None) -> None:
                         help="change a gcrl setting (not the published one), e.g. expectile=0.7 for GCIVL: the check must then fail")
     args = parser.parse_args(argv)
     dataset = load(DATASET)
+    data = to_device(dataset)  # once: every agent samples from the same arrays
     rows = []
     with tempfile.TemporaryDirectory() as scratch:
         for name in args.agents.split(","):
-            arrays = gcrl_side(name, dataset, args.seed, args.updates, gcrl_config.parse_sets(args.set))
+            arrays = gcrl_side(name, dataset, data, args.seed, args.updates, gcrl_config.parse_sets(args.set))
             path = Path(scratch) / f"{name}.npz"
             np.savez(path, **arrays)
             settings = dict(flag[len("--agent."):].split("=", 1) for flag in published_flags(name))
@@ -166,7 +166,7 @@ def write_table(rows: list[dict], args) -> None:
         "  (float32 summation in another order alone gives ~1e-6);",
         f"- *after {updates} updates* (Adam and the target update on both sides): over every leaf, targets included,",
         "  |theta_gcrl - theta_published| / |theta_gcrl - theta_start| (L2);",
-        f"- *rounding floor*: the same for gcrl against itself started from parameters nudged by {ROUNDING:g} (relative):",
+        f"- *rounding floor*: the same over the online parameters, for gcrl against itself started from parameters nudged by {ROUNDING:g} (relative):",
         "  what float rounding alone grows to over these updates.",
         "",
         f"| agent | loss, gcrl | loss, published | gradient | after {updates} updates | rounding floor |",

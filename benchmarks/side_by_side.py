@@ -52,10 +52,6 @@ CPU_SIZE = ["--agent.batch_size=256", "--agent.actor_hidden_dims=(256,256)", "--
 # SAW's subpolicy has its own width there (3 x 512 by default); gcrl's cpu preset sizes it as the other actors.
 AGENT_SIZE = {"saw": ["--agent.low_actor_hidden_dims=(256,256)"]}
 
-
-def published_flags(agent: str) -> list[str]:
-    """The published main.py's --agent.* flags matching gcrl's cpu configuration of `agent`."""
-    return [*DATASET_FLAGS[agent], *CPU_SIZE, *AGENT_SIZE.get(agent, [])]
 WANDB_STUB = '''"""No-op wandb for running the published main.py offline."""
 class _Run:
     project, name, config = "OGBench", "local", {}
@@ -75,6 +71,11 @@ GCWAE_FLAT_ACT = (
     "        low_dist = self.network.select('actor')(observations, goals, temperature=temperature)\n"
     "        return jnp.clip(low_dist.sample(seed=low_seed), -1, 1)\n"
 )
+
+
+def published_flags(agent: str) -> list[str]:
+    """The published main.py's --agent.* flags matching gcrl's cpu configuration of `agent`."""
+    return [*DATASET_FLAGS[agent], *CPU_SIZE, *AGENT_SIZE.get(agent, [])]
 
 
 def prepare_code(published: Path, scratch: Path) -> Path:
