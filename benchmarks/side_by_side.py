@@ -13,7 +13,7 @@ module (its logging goes to the CSVs main.py also writes), and GCWAE acts with i
 gcrl's does (the published `sample_actions` selects a `low_actor` the file never builds, so it cannot
 evaluate as it stands).
 
-    python benchmarks/side_by_side.py --published SNAPSHOT/impls --python ENV/bin/python [--agents gciql,qrl] [--seeds 0,1]
+    python benchmarks/side_by_side.py --published SNAPSHOT/impls --python ENV/bin/python [--agents gciql,qrl] [--seeds 0,1] [--segments 2]
 
 ENV needs the snapshot's requirements.txt (jax, flax, distrax, ml_collections, ogbench; wandb and
 moviepy are not needed).
@@ -95,26 +95,65 @@ def prepare_code(published: Path, scratch: Path) -> Path:
 
 
 def run_published(code: Path, python: str, agent: str, seed: int, args, scratch: Path) -> Path:
-    """Train and evaluate one published run; returns its kept eval.csv."""
+    """Train and evaluate one published run in `args.segments` pieces; returns its kept eval.csv.
+
+    main.py cannot resume, so a run longer than a session can be cut in two: each half trains
+    steps / 2 updates, saves the whole agent (parameters, optimiser state, random key), and
+    the next restores it (`--restore_path`). A finished segment is skipped when the script is run
+    again. The next segment's --seed is offset by 1000 x its index, so its batches are fresh draws
+    rather than a replay of the first segment's (the seed then only seeds the sampler and the
+    evaluation: the restored agent replaces the one it initialises).
+    """
     kept = OUT / "published" / f"{agent}-seed{seed}" / "eval.csv"
     if kept.is_file():
         return kept
-    save_dir = scratch / f"{agent}-seed{seed}"
-    shutil.rmtree(save_dir, ignore_errors=True)
-    command = [python, "main.py", f"--env_name={DATASET}", f"--agent=agents/{agent}.py", *published_flags(agent),
-               f"--train_steps={args.steps}", f"--eval_interval={args.steps // 2}", f"--eval_episodes={args.episodes}",
-               "--log_interval=5000", "--video_episodes=0", f"--save_interval={10 * args.steps}", f"--seed={seed}", f"--save_dir={save_dir}"]  # fmt: skip
-    env = {**os.environ, "PYTHONPATH": str(code / "_stubs"), "WANDB_MODE": "disabled"}
-    print(f"published {agent} seed {seed}: {' '.join(command[1:])}", flush=True)
-    subprocess.run(command, cwd=code, env=env, check=True)
-    found = sorted(save_dir.rglob("eval.csv"))
-    if not found:
-        raise SystemExit(f"published {agent} seed {seed}: no eval.csv under {save_dir}.")
+    length = args.steps // args.segments
+    segments = [scratch / f"{agent}-seed{seed}" / f"segment{k}" for k in range(args.segments)]
+    commands = []
+    for k, save_dir in enumerate(segments):
+        # main.py saves under SAVE_DIR/project/group/run-name; the pattern finds the one run there.
+        restore = [f"--restore_path={segments[k - 1]}/*/*/*", f"--restore_epoch={length}"] if k else []
+        command = [python, "main.py", f"--env_name={DATASET}", f"--agent=agents/{agent}.py", *published_flags(agent),
+                   f"--train_steps={length}", f"--eval_interval={args.steps // 2}", f"--eval_episodes={args.episodes}",
+                   "--log_interval=5000", "--video_episodes=0", f"--save_interval={length}", f"--seed={seed + 1000 * k}",
+                   f"--save_dir={save_dir}", *restore]  # fmt: skip
+        commands.append(" ".join(command[1:]))
+        if list(save_dir.rglob(f"params_{length}.pkl")):
+            print(f"published {agent} seed {seed}: segment {k + 1} of {args.segments} already done", flush=True)
+            continue
+        shutil.rmtree(save_dir, ignore_errors=True)
+        env = {**os.environ, "PYTHONPATH": str(code / "_stubs"), "WANDB_MODE": "disabled"}
+        print(f"published {agent} seed {seed}, segment {k + 1} of {args.segments}: {commands[-1]}", flush=True)
+        subprocess.run(command, cwd=code, env=env, check=True)
     kept.parent.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(found[-1], kept)
-    shutil.copyfile(found[-1].with_name("train.csv"), kept.with_name("train.csv"))
-    (kept.parent / "command.txt").write_text(" ".join(command[1:]) + "\n")
+    for name in ("train.csv", "eval.csv"):  # eval.csv last: it marks the run kept
+        parts = [next(save_dir.rglob(name), None) for save_dir in segments]
+        if None in parts:
+            raise SystemExit(f"published {agent} seed {seed}: a segment wrote no {name} under {scratch}.")
+        write_joined(parts, length, kept.with_name(name))
+    (kept.parent / "command.txt").write_text("\n".join(commands) + "\n")
     return kept
+
+
+def write_joined(parts: list[Path], length: int, out: Path) -> None:
+    """One CSV from the segments' CSVs, steps counted from the first segment's start; a later
+    segment's step-1 evaluation (main.py always evaluates at its step 1) repeats the one before it
+    and is dropped."""
+    rows, fields = [], None
+    for k, part in enumerate(parts):
+        with open(part) as f:
+            reader = csv.DictReader(f)
+            fields = fields or reader.fieldnames
+            for row in reader:
+                if k and int(row["step"]) == 1:
+                    continue
+                rows.append({**row, "step": str(int(row["step"]) + k * length)})
+    tmp = out.with_suffix(".tmp")
+    with open(tmp, "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=fields)
+        writer.writeheader()
+        writer.writerows(rows)
+    tmp.replace(out)
 
 
 def published_success(path: Path) -> dict[int, float]:
@@ -160,9 +199,13 @@ def main() -> None:
     parser.add_argument("--seeds", default="0,1")
     parser.add_argument("--steps", type=int, default=50_000)
     parser.add_argument("--episodes", type=int, default=50)
+    parser.add_argument("--segments", type=int, default=1, choices=(1, 2),
+                        help="2: train each published run in two halves, the first kept if interrupted in the second (a 3-hour run in two sessions)")
     parser.add_argument("--scratch", type=Path, default=Path("/tmp/gcrl-side-by-side"))
     args = parser.parse_args()
     agents, seeds = args.agents.split(","), [int(s) for s in args.seeds.split(",")]
+    if args.steps % 2:
+        raise SystemExit(f"error: --steps {args.steps} must be even (evaluations at half and at the end).")
     unknown = sorted(set(agents) - set(AGENTS))
     if unknown:
         raise SystemExit(f"error: unknown agent(s) {', '.join(unknown)}; choose from {', '.join(AGENTS)}.")
