@@ -64,14 +64,15 @@ def test_saw_with_beta_zero_is_gcivl_with_awr():
     assert saw.Config().expectile == 0.7 and gcivl.Config().expectile == 0.9
     b, key = batch(), jax.random.PRNGKey(1)
     targets = {"value": jax.tree_util.tree_map(lambda x: 0.9 * x, params["value"])}
-    saw_total, saw_metrics = saw_agent.groups[0].loss(params, targets, b, key)
+    saw_loss, gcivl_loss = jax.jit(saw_agent.groups[0].loss), jax.jit(gcivl_agent.groups[0].loss)  # one compile beats op-by-op
+    saw_total, saw_metrics = saw_loss(params, targets, b, key)
     shared = {k: params[k] for k in ("value", "goal_rep", "actor")}
-    gcivl_total, _ = gcivl_agent.groups[0].loss(shared, targets, b, key)
+    gcivl_total, _ = gcivl_loss(shared, targets, b, key)
     np.testing.assert_allclose(saw_total - saw_metrics["subpolicy/loss"], gcivl_total, rtol=1e-6)
     assert "actor/bootstrap_loss" not in saw_metrics
     # ... and the gradient the flat policy gets is GCIVL's.
-    g_saw = jax.grad(lambda p: saw_agent.groups[0].loss({**params, "actor": p}, targets, b, key)[0])(params["actor"])
-    g_gcivl = jax.grad(lambda p: gcivl_agent.groups[0].loss({**shared, "actor": p}, targets, b, key)[0])(params["actor"])
+    g_saw = jax.jit(jax.grad(lambda p: saw_agent.groups[0].loss({**params, "actor": p}, targets, b, key)[0]))(params["actor"])
+    g_gcivl = jax.jit(jax.grad(lambda p: gcivl_agent.groups[0].loss({**shared, "actor": p}, targets, b, key)[0]))(params["actor"])
     jax.tree_util.tree_map(lambda a, c: np.testing.assert_allclose(a, c, rtol=1e-5, atol=1e-7), g_saw, g_gcivl)
 
 
@@ -229,13 +230,19 @@ def toy_data():
     return sampling.to_device(validate(raw_arrays([40, 60, 30], obs_dim=2)))
 
 
-def test_fused_scan_equals_the_plain_update_loop(toy_data):
+@pytest.fixture(scope="module")
+def tiny_saw():
+    """A tiny SAW and its compiled 3-update chunk, shared: each compile costs seconds."""
     agent = saw.make(saw.Config(**TINY), SPEC)
-    state = init_state(agent, jax.random.PRNGKey(0))
-    plain = state
+    return agent, make_train_chunk(agent, 16, 3)
+
+
+def test_fused_scan_equals_the_plain_update_loop(toy_data, tiny_saw):
+    agent, chunk = tiny_saw
+    plain, single = init_state(agent, jax.random.PRNGKey(0)), jax.jit(lambda s: update(agent, s, toy_data, 16))
     for _ in range(3):
-        plain, _ = jax.jit(lambda s: update(agent, s, toy_data, 16))(plain)
-    fused, _ = make_train_chunk(agent, 16, 3)(init_state(agent, jax.random.PRNGKey(0)), toy_data)
+        plain, _ = single(plain)
+    fused, _ = chunk(init_state(agent, jax.random.PRNGKey(0)), toy_data)
     assert all(np.isfinite(np.asarray(x)).all() for x in jax.tree_util.tree_leaves(fused.params))
     jax.tree_util.tree_map(lambda a, c: np.testing.assert_allclose(a, c, rtol=1e-5, atol=1e-6), plain.params, fused.params)
     jax.tree_util.tree_map(lambda a, c: np.testing.assert_allclose(a, c, rtol=1e-5, atol=1e-6), plain.target_params, fused.target_params)
@@ -269,12 +276,12 @@ def test_a_convolutional_agent_on_a_cpu_runs_its_chunk_update_by_update_with_the
     np.testing.assert_array_equal(both_metrics[HEALTH]["first_nonfinite_update"], [-1, -1])
 
 
-def test_ynn_fusion_setting_reaches_the_compiler_and_changes_only_rounding(toy_data):
-    agent = saw.make(saw.Config(**TINY), SPEC)
-    state = init_state(agent, jax.random.PRNGKey(0))
+def test_ynn_fusion_setting_reaches_the_compiler_and_changes_only_rounding(toy_data, tiny_saw):
+    agent, default_chunk = tiny_saw  # at batch 16 the default is "on" (test_compiler_options_turn_...)
+    chunks = {"on": default_chunk, "off": make_train_chunk(agent, 16, 3, ynn_fusion="off")}
     results = {}
-    for mode in ("on", "off"):
-        program = make_train_chunk(agent, 16, 3, ynn_fusion=mode).lower(state, toy_data).compile()
+    for mode, chunk in chunks.items():
+        program = chunk.lower(init_state(agent, jax.random.PRNGKey(0)), toy_data).compile()
         if jax.default_backend() == "cpu":  # XLA fuses with YNNPACK even at this size when allowed
             assert ("__ynn_fusion" in program.as_text()) == (mode == "on")
         results[mode], _ = program(init_state(agent, jax.random.PRNGKey(0)), toy_data)
@@ -296,13 +303,13 @@ def test_compiler_options_turn_ynn_fusion_off_from_batch_512_on_a_cpu(monkeypatc
 
 
 @pytest.mark.parametrize("mode", ["vmap", "map"])
-def test_seeds_in_parallel_equal_each_seed_trained_alone(toy_data, mode):
-    agent = saw.make(saw.Config(**TINY), SPEC)
+def test_seeds_in_parallel_equal_each_seed_trained_alone(toy_data, tiny_saw, mode):
+    agent, solo_chunk = tiny_saw
     stacked = stack_states([init_state(agent, jax.random.PRNGKey(s)) for s in (0, 1)])
     together, metrics = make_train_chunk(agent, 16, 3, seeds=True, seed_mode=mode)(stacked, toy_data)
     assert metrics["actor/loss"].shape == (2,)
     for i in (0, 1):
-        alone, _ = make_train_chunk(agent, 16, 3)(init_state(agent, jax.random.PRNGKey(i)), toy_data)
+        alone, _ = solo_chunk(init_state(agent, jax.random.PRNGKey(i)), toy_data)
         assert all(np.isfinite(np.asarray(x)).all() for x in jax.tree_util.tree_leaves(alone.params))
         if mode == "map":  # the very computation of a solo run, seed by seed
             close = np.testing.assert_array_equal
