@@ -83,6 +83,13 @@ def generate_arrays(name: str, episodes: int | None = None, seed: int = 0, progr
     if name in names.GENERATABLE_PIXEL_POINTMAZE:
         states = name.removeprefix("pixel-")
         return tuple(with_frames(split, names.parse(name).env_name, progress) for split in generate_arrays(states, episodes, seed, progress))
+    return _pointmaze_arrays(name, episodes, seed, progress)
+
+
+def _pointmaze_arrays(name: str, episodes: int | None, seed: int, progress: bool) -> tuple[dict, dict]:
+    """OGBench's pointmaze protocol: `navigate` follows the maze oracle towards a goal cell (a new
+    one on arrival), `stitch` likewise over short episodes, `explore` holds a random direction for 10
+    steps; Gaussian noise on every action."""
     import gymnasium
 
     import ogbench.locomaze  # noqa: F401  (registers the environments)
@@ -123,14 +130,7 @@ def generate_arrays(name: str, episodes: int | None = None, seed: int = 0, progr
             )
             direction = None
             for step in range(steps):
-                if parsed.kind == "explore":
-                    if step % 10 == 0:
-                        direction = rng.randn(2)
-                        direction = direction / (np.linalg.norm(direction) + 1e-6)
-                else:
-                    xy = env.get_xy()
-                    direction = oracle.subgoal_xy(xy, env.cur_goal_xy) - xy
-                    direction = direction / (np.linalg.norm(direction) + 1e-6)
+                direction = _direction(parsed.kind, step, direction, env, oracle, rng)
                 action = np.clip(direction + rng.normal(0, proto.noise, 2), -1, 1)
                 next_ob, _, _, _, info = env.step(action)
                 if info["success"] and parsed.kind == "navigate":
@@ -149,6 +149,19 @@ def generate_arrays(name: str, episodes: int | None = None, seed: int = 0, progr
     cut = train_episodes * steps
     arrays = dict(observations=obs, actions=actions, terminals=terminals, qpos=qpos, qvel=qvel)
     return {k: v[:cut] for k, v in arrays.items()}, {k: v[cut:] for k, v in arrays.items()}
+
+
+def _direction(kind: str, step: int, previous, env, oracle, rng) -> np.ndarray:
+    """The unit direction the noiseless policy moves in: the oracle's towards the current goal, or
+    for `explore` a random one drawn every 10 steps."""
+    if kind == "explore" and step % 10:
+        return previous
+    if kind == "explore":
+        direction = rng.randn(2)
+    else:
+        xy = env.get_xy()
+        direction = oracle.subgoal_xy(xy, env.cur_goal_xy) - xy
+    return direction / (np.linalg.norm(direction) + 1e-6)
 
 
 def with_frames(arrays: dict, env_name: str, progress: bool = True, chunk: int = 65_536) -> dict:
