@@ -46,6 +46,20 @@ def validate(arrays: Mapping[str, np.ndarray], source: str = "<arrays>") -> Data
     Accepts OGBench's layouts: raw (observations, actions, terminals, as OGBench stores its files),
     standard (+ next_observations) and compact (+ valids).
     """
+    data = _known_arrays(arrays, source)
+    _check_lengths_and_shapes(data, source)
+    terminals = _check_binary(source, "terminals", data["terminals"])
+    if terminals[-1] != 1:
+        raise _fail(
+            source,
+            "the last step is not terminal (terminals[-1] == 0): the final trajectory is cut off. "
+            "Set terminals[-1] = 1 or drop the unfinished trajectory.",
+        )
+    return _as_dataset(data, terminals, source)
+
+
+def _known_arrays(arrays: Mapping[str, np.ndarray], source: str) -> dict[str, np.ndarray]:
+    """The arrays gcrl reads, after checking the keys of the layout and that each is numeric per step."""
     if not isinstance(arrays, Mapping):
         raise _fail(source, f"a dataset must be a dict of arrays, got {type(arrays).__name__}.")
     missing = [k for k in REQUIRED if k not in arrays]
@@ -63,7 +77,10 @@ def validate(arrays: Mapping[str, np.ndarray], source: str = "<arrays>") -> Data
         _check_numeric(source, key, arr)
         if arr.ndim == 0:
             raise _fail(source, f"'{key}' is a scalar; it must have one entry per step.")
+    return data
 
+
+def _check_lengths_and_shapes(data: dict[str, np.ndarray], source: str) -> None:
     n = len(data["observations"])
     if n == 0:
         raise _fail(source, "the dataset is empty (0 steps).")
@@ -84,14 +101,10 @@ def validate(arrays: Mapping[str, np.ndarray], source: str = "<arrays>") -> Data
         if key in data:
             _check_finite(source, key, data[key])
 
-    terminals = _check_binary(source, "terminals", data["terminals"])
-    if terminals[-1] != 1:
-        raise _fail(
-            source,
-            "the last step is not terminal (terminals[-1] == 0): the final trajectory is cut off. "
-            "Set terminals[-1] = 1 or drop the unfinished trajectory.",
-        )
 
+def _as_dataset(data: dict[str, np.ndarray], terminals: np.ndarray, source: str) -> Dataset:
+    """The Dataset of the layout `data` is in; float32 states and continuous actions, uint8 pixels kept."""
+    obs, actions = data["observations"], data["actions"]
     if obs.dtype != np.uint8:
         obs = obs.astype(np.float32, copy=False)
     if not np.issubdtype(actions.dtype, np.integer):
@@ -109,6 +122,6 @@ def validate(arrays: Mapping[str, np.ndarray], source: str = "<arrays>") -> Data
         next_obs = data["next_observations"]
         next_obs = next_obs if next_obs.dtype == np.uint8 else next_obs.astype(np.float32, copy=False)
         return Dataset(obs, actions, terminals, next_observations=next_obs, info=info, source=source)
-    if n < 2 or (np.diff(np.concatenate([[-1], np.nonzero(terminals)[0]])) < 2).any():
+    if len(obs) < 2 or (np.diff(np.concatenate([[-1], np.nonzero(terminals)[0]])) < 2).any():
         raise _fail(source, "every trajectory needs at least two steps (a state and its successor).")
     return from_raw(obs, actions, terminals, info=info, source=source)
