@@ -280,17 +280,7 @@ def compose(low_run, high: str | None = None, replan: str | None = None, timeout
 
         env_name = eval_env_name(low_run.train_cfg)
     obs_shape = tuple(low_run.spec.observation_shape)
-
-    if high is None:
-        if not has_high_level(low_run):
-            raise GcrlError(f"{low_run.path} is a flat {low_run.agent.name} run: pass --high (a hbc, hiql, ris or gcwae run, or oracle) to run it as the low level under a high level.")
-        high_run = low_run
-    elif high != "oracle":
-        high_run = high if isinstance(high, Run) else load(high)
-        if tuple(high_run.spec.observation_shape) != obs_shape:
-            raise GcrlError(f"{high} and {low_run.path} were trained on observations of different shapes ({high_run.spec.observation_shape} vs {obs_shape}).")
-    else:
-        high_run = None
+    high_run = _high_run(low_run, high, obs_shape)
     if high_run is not None:
         high_level = LearnedHigh(high_run, temperature, seed)
         if high_level.space == REPRESENTATION and high_run.path != low_run.path:  # only its own low level reads z
@@ -302,15 +292,7 @@ def compose(low_run, high: str | None = None, replan: str | None = None, timeout
     low.space = space
 
     dims = list(dims) if dims is not None else default_dims(env_name, obs_shape)
-    value_runs = [r for r in (low_run, high_run) if r is not None]
-    if rule.kind == "reached":
-        test = make_test(rule.test, rule.threshold, space, dims, value_runs)
-    elif reach_test:
-        test = make_test(*parse_test(reach_test), space, dims, value_runs)
-    elif space == OBSERVATION:
-        test = StateTest(DEFAULT_STATE_THRESHOLD, dims)
-    else:
-        test = make_test("value", -getattr(high_run.agent.config, "subgoal_steps", 25) / 2, space, dims, value_runs)
+    test = _reach_test(rule, reach_test, space, dims, low_run, high_run)
 
     # The oracle last, once nothing else can fail: it may open an environment.
     oracle = None
@@ -318,11 +300,43 @@ def compose(low_run, high: str | None = None, replan: str | None = None, timeout
         oracle = OracleHigh(oracle_env_) if oracle_env_ is not None else OracleHigh(oracle_env(env_name, obs_shape), owned=True)
     if high == "oracle":
         high_level = oracle
-    oracle_compare = None
-    if oracle is not None:
-        to_space = None
-        if space == REPRESENTATION:
-            phi = jax.jit(high_run.agent.parts["phi"])
-            to_space = lambda observations, subgoals: phi(high_run.params, observations, subgoals)  # noqa: E731
-        oracle_compare = OracleCompare(oracle, space, dims or [0, 1], to_space)
+    oracle_compare = None if oracle is None else _oracle_compare(oracle, space, dims, high_run)
     return HierarchicalPolicy(high_level, low, rule, test, oracle_compare, correct_threshold)
+
+
+def _high_run(low_run: Run, high: str | Run | None, obs_shape: tuple) -> Run | None:
+    """The run whose high level proposes: the low-level run's own (high None), another run's, or
+    none for the oracle."""
+    if high == "oracle":
+        return None
+    if high is None:
+        if not has_high_level(low_run):
+            raise GcrlError(f"{low_run.path} is a flat {low_run.agent.name} run: pass --high (a hbc, hiql, ris or gcwae run, or oracle) to run it as the low level under a high level.")
+        return low_run
+    high_run = high if isinstance(high, Run) else load(high)
+    if tuple(high_run.spec.observation_shape) != obs_shape:
+        raise GcrlError(f"{high} and {low_run.path} were trained on observations of different shapes ({high_run.spec.observation_shape} vs {obs_shape}).")
+    return high_run
+
+
+def _reach_test(rule, reach_test: str | None, space: str, dims, low_run: Run, high_run: Run | None):
+    """The rule's own test under 'reached'; else `reach_test`, or the default of the subgoal space:
+    the state within DEFAULT_STATE_THRESHOLD on `dims`, or HIQL's value >= -subgoal_steps / 2."""
+    value_runs = [r for r in (low_run, high_run) if r is not None]
+    if rule.kind == "reached":
+        return make_test(rule.test, rule.threshold, space, dims, value_runs)
+    if reach_test:
+        return make_test(*parse_test(reach_test), space, dims, value_runs)
+    if space == OBSERVATION:
+        return StateTest(DEFAULT_STATE_THRESHOLD, dims)
+    return make_test("value", -getattr(high_run.agent.config, "subgoal_steps", 25) / 2, space, dims, value_runs)
+
+
+def _oracle_compare(oracle: OracleHigh, space: str, dims, high_run: Run | None) -> OracleCompare:
+    """Compares each proposal with the oracle's subgoal, in the proposals' space (a representation
+    subgoal against the high run's phi of the oracle's)."""
+    to_space = None
+    if space == REPRESENTATION:
+        phi = jax.jit(high_run.agent.parts["phi"])
+        to_space = lambda observations, subgoals: phi(high_run.params, observations, subgoals)  # noqa: E731
+    return OracleCompare(oracle, space, dims or [0, 1], to_space)
