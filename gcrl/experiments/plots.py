@@ -18,6 +18,34 @@ def plot_maze(result: EvalResult, path, env=None, max_episodes_per_task: int = 5
     from matplotlib.figure import Figure
     from matplotlib.patches import Rectangle
 
+    maze_map, unit, walls, origin = _maze_layout(result, env)
+    fig = Figure(figsize=(8.5, 6.5 * maze_map.shape[0] / maze_map.shape[1]), dpi=110)
+    ax = fig.add_subplot()
+    for x, y in walls:
+        ax.add_patch(Rectangle((x - unit / 2, y - unit / 2), unit, unit, facecolor="0.25", edgecolor="0.25"))
+    _draw_episodes(ax, result, max_episodes_per_task, subgoals)
+
+    rows, cols = maze_map.shape
+    x0, y0 = origin
+    ax.set_xlim(x0 - unit / 2, x0 + (cols - 0.5) * unit)
+    ax.set_ylim(y0 - unit / 2, y0 + (rows - 0.5) * unit)
+    ax.set_aspect("equal")
+    ax.set_xticks([])
+    ax.set_yticks([])
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8, frameon=False)
+    per_task = "  ".join(f"{t.task_id}: {100 * t.success:.0f}%" for t in result.tasks)
+    ax.set_title(f"{result.env_name}  (overall {100 * result.overall:.0f}%)\n{per_task}", fontsize=10)
+
+    path = Path(path)
+    with atomic_path(path) as tmp:
+        with open(tmp, "wb") as f:
+            fig.savefig(f, format="png", bbox_inches="tight")
+    return path
+
+
+def _maze_layout(result: EvalResult, env=None):
+    """(maze map, cell size, wall centres in xy, xy of cell (0, 0)) of the result's maze, from `env`
+    or an environment opened and closed here."""
     own_env = env is None
     if own_env:
         env = make_envs(result.env_name, 1)[0]
@@ -27,15 +55,15 @@ def plot_maze(result: EvalResult, path, env=None, max_episodes_per_task: int = 5
         maze = env.unwrapped
         maze_map, unit = np.asarray(maze.maze_map), float(maze._maze_unit)
         walls = [maze.ij_to_xy((i, j)) for i, j in zip(*np.nonzero(maze_map == 1))]
+        return maze_map, unit, walls, maze.ij_to_xy((0, 0))
     finally:
         if own_env:
             env.close()
 
-    fig = Figure(figsize=(8.5, 6.5 * maze_map.shape[0] / maze_map.shape[1]), dpi=110)
-    ax = fig.add_subplot()
-    for x, y in walls:
-        ax.add_patch(Rectangle((x - unit / 2, y - unit / 2), unit, unit, facecolor="0.25", edgecolor="0.25"))
 
+def _draw_episodes(ax, result: EvalResult, max_episodes_per_task: int, subgoals) -> None:
+    """Each task's trajectories in its colour (failed ones dashed), starts, goals, subgoals, and
+    the legend's entries."""
     colours = [f"C{k}" for k in range(10)]
     for k, task in enumerate(result.tasks):
         colour = colours[k % len(colours)]
@@ -58,23 +86,6 @@ def plot_maze(result: EvalResult, path, env=None, max_episodes_per_task: int = 5
     ax.plot([], [], "--", color="0.4", label="failed episode")
     if subgoals:
         ax.scatter([], [], marker="x", color="black", label="subgoals")
-
-    rows, cols = maze_map.shape
-    x0, y0 = maze.ij_to_xy((0, 0))
-    ax.set_xlim(x0 - unit / 2, x0 + (cols - 0.5) * unit)
-    ax.set_ylim(y0 - unit / 2, y0 + (rows - 0.5) * unit)
-    ax.set_aspect("equal")
-    ax.set_xticks([])
-    ax.set_yticks([])
-    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8, frameon=False)
-    per_task = "  ".join(f"{t.task_id}: {100 * t.success:.0f}%" for t in result.tasks)
-    ax.set_title(f"{result.env_name}  (overall {100 * result.overall:.0f}%)\n{per_task}", fontsize=10)
-
-    path = Path(path)
-    with atomic_path(path) as tmp:
-        with open(tmp, "wb") as f:
-            fig.savefig(f, format="png", bbox_inches="tight")
-    return path
 
 
 def plot_curves(title: str, curves: list[tuple[str, np.ndarray, np.ndarray, np.ndarray, int]], path) -> Path:
