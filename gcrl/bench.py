@@ -89,20 +89,8 @@ def _measure_agent(agent_name: str, preset: str, seconds: float, queue, seeds: i
     chunk = make_train_chunk(agent, train_cfg.batch_size, chunk_size, seeds=seeds > 1, seed_mode=seed_mode, ynn_fusion=train_cfg.xla_cpu_ynn_fusion)
     chunk = chunk.lower(state, data).compile()
     compile_s = time.perf_counter() - t0
-    cost = single.cost_analysis()
-    cost = cost[0] if isinstance(cost, list) else cost
-    flops = float(cost.get("flops", 0.0)) if cost else 0.0
-
-    state, m = chunk(state, data)  # warm up
-    jax.block_until_ready(m)
-    done, elapsed = 0, 0.0
-    while elapsed < seconds:
-        t0 = time.perf_counter()
-        state, m = chunk(state, data)
-        jax.block_until_ready(m)
-        elapsed += time.perf_counter() - t0
-        done += chunk_size
-    rate = done / elapsed
+    flops = flops_of(single)
+    state, rate = timed_rate(chunk, state, data, chunk_size, seconds)
     rss = peak_rss_mb()
     alone = None
     if seeds == 1 and not pixels:  # after the peak memory is read: the products' operands are not the update's
@@ -126,6 +114,29 @@ def _measure_agent(agent_name: str, preset: str, seconds: float, queue, seeds: i
             products_share=alone["seconds"] * rate if alone else None,
         )
     )
+
+
+def flops_of(compiled) -> float:
+    """XLA's count of floating-point operations in a compiled program (0 where it gives none)."""
+    cost = compiled.cost_analysis()
+    cost = cost[0] if isinstance(cost, list) else cost
+    return float(cost.get("flops", 0.0)) if cost else 0.0
+
+
+def timed_rate(chunk, state, data, chunk_size: int, seconds: float):
+    """(state, updates/s) after one warm-up chunk and then chunks until `seconds` of them are timed."""
+    import jax
+
+    state, metrics = chunk(state, data)
+    jax.block_until_ready(metrics)
+    done, elapsed = 0, 0.0
+    while elapsed < seconds:
+        t0 = time.perf_counter()
+        state, metrics = chunk(state, data)
+        jax.block_until_ready(metrics)
+        elapsed += time.perf_counter() - t0
+        done += chunk_size
+    return state, done / elapsed
 
 
 def measure_agent(agent_name: str, preset: str, seconds: float, seeds: int = 1, seed_mode: str = "auto", pixels: bool = False) -> dict:
