@@ -315,8 +315,6 @@ def report(paths, out=None, last: int = 3, name: str = REPORT, intro=None, inclu
     """Write OUT/NAME (report.md), one learning-curve PNG per dataset and a maze picture per dataset,
     print the table; returns the page's path. `intro` and `include` are markdown files placed
     after the title and after the table; unfinished runs are left out unless `unfinished`."""
-    from rich.table import Table
-
     from gcrl.experiments.plots import plot_curves
 
     if last < 1:
@@ -324,12 +322,7 @@ def report(paths, out=None, last: int = 3, name: str = REPORT, intro=None, inclu
     run_dirs = find_runs(paths)
     if not run_dirs:
         raise GcrlError(f"No runs found in {', '.join(map(str, paths))}: a run directory holds config.json (made by gcrl train or gcrl sweep).")
-    texts = {}
-    for path in [p for p in (intro, *include) if p]:
-        try:
-            texts[path] = Path(path).read_text()
-        except OSError as err:
-            raise GcrlError(f"{path}: cannot be read ({err.strerror or err}); --intro and --include take markdown files.") from None
+    texts = _read_texts([p for p in (intro, *include) if p])
     if not unfinished:
         running = [d for d in run_dirs if not is_finished(d)]
         if running:
@@ -360,6 +353,26 @@ def report(paths, out=None, last: int = 3, name: str = REPORT, intro=None, inclu
         page = markdown(cells, runs, last, warnings, pictures, out, texts.get(intro, ""), mazes, [texts[p] for p in include])
         tmp.write_text(page)
 
+    _print_table(cells)
+    console.print(budget_text(runs, cells, last), highlight=False, markup=False)
+    console.print(f"Wrote {path}, {len(pictures)} learning-curve and {len(mazes)} maze picture(s) in {out}", highlight=False, markup=False)
+    return path
+
+
+def _read_texts(paths) -> dict:
+    """Each markdown file's text, or one error naming the file that cannot be read."""
+    texts = {}
+    for path in paths:
+        try:
+            texts[path] = Path(path).read_text()
+        except OSError as err:
+            raise GcrlError(f"{path}: cannot be read ({err.strerror or err}); --intro and --include take markdown files.") from None
+    return texts
+
+
+def _print_table(cells) -> None:
+    from rich.table import Table
+
     labels, rows = table_rows(cells, style="rich")
     table = Table(title="Success (%), mean ± std over seeds (published)")
     table.add_column("dataset", no_wrap=True)
@@ -368,6 +381,3 @@ def report(paths, out=None, last: int = 3, name: str = REPORT, intro=None, inclu
     for row in rows:
         table.add_row(*row)
     console.print(table)
-    console.print(budget_text(runs, cells, last), highlight=False, markup=False)
-    console.print(f"Wrote {path}, {len(pictures)} learning-curve and {len(mazes)} maze picture(s) in {out}", highlight=False, markup=False)
-    return path
