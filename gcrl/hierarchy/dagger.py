@@ -157,21 +157,10 @@ def _dagger(high_run: Run, low_run: Run, cfg: DaggerConfig, env_name: str, envs,
     rounds = []
 
     for r in range(cfg.rounds + 1):
-        result = evaluate(clean, env_name, cfg.eval_episodes, cfg.tasks, seed=cfg.seed, progress=progress, envs=envs)
-        stats = result.to_dict()["hierarchy"]["overall"]
-        row = {"round": r, "success": result.overall, "per_task": result.per_task, "subgoal_error": stats["subgoal_error"],
-               "reached_fraction": stats["reached_fraction"], "steps_per_subgoal": stats["steps_per_subgoal"]}  # fmt: skip
+        row = {"round": r, **_evaluation(clean, env_name, cfg, progress, envs)}
         if r < cfg.rounds:
-            collected = evaluate(correcting, env_name, cfg.episodes, cfg.tasks, seed=cfg.seed + 1 + r, progress=progress, envs=envs)
-            new = correcting.take_corrections()
-            count = 0 if new is None else len(new["observations"])
-            for k in aggregated:
-                if new is not None:
-                    aggregated[k].append(new[k])
-            total = sum(len(a) for a in aggregated["observations"])
-            row.update(collect_success=collected.overall, corrections=count, total_corrections=total,
-                       corrected_fraction=collected.to_dict()["hierarchy"]["overall"]["corrected_fraction"], finetune_loss=None)  # fmt: skip
-            if total and cfg.updates:
+            row.update(_collect_corrections(correcting, aggregated, env_name, cfg, r, progress, envs), finetune_loss=None)
+            if row["total_corrections"] and cfg.updates:
                 corrections = {k: jnp.asarray(np.concatenate(v)) for k, v in aggregated.items()}
                 key, k_round = jax.random.split(key)
                 high, opt_state, loss = finetune(params[HIGH_KEY], opt_state, params, corrections, data, k_round)
@@ -188,6 +177,27 @@ def _dagger(high_run: Run, low_run: Run, cfg: DaggerConfig, env_name: str, envs,
     console.print(dagger_table(rounds, info["error_units"]))
     console.print(f"Results in {out}/ ({DAGGER_FILE}; evaluate the corrected hierarchy with: gcrl evaluate {out})")
     return record
+
+
+def _evaluation(policy, env_name: str, cfg: DaggerConfig, progress: bool, envs) -> dict:
+    """Success and the subgoal statistics of the uncorrected hierarchy, on the same seed each round."""
+    result = evaluate(policy, env_name, cfg.eval_episodes, cfg.tasks, seed=cfg.seed, progress=progress, envs=envs)
+    stats = result.to_dict()["hierarchy"]["overall"]
+    return {"success": result.overall, "per_task": result.per_task, "subgoal_error": stats["subgoal_error"],
+            "reached_fraction": stats["reached_fraction"], "steps_per_subgoal": stats["steps_per_subgoal"]}  # fmt: skip
+
+
+def _collect_corrections(correcting, aggregated: dict, env_name: str, cfg: DaggerConfig, r: int, progress: bool, envs) -> dict:
+    """Round r's episodes under the correcting hierarchy (a fresh seed each round); its corrections
+    join `aggregated`. Returns the round's counts."""
+    collected = evaluate(correcting, env_name, cfg.episodes, cfg.tasks, seed=cfg.seed + 1 + r, progress=progress, envs=envs)
+    new = correcting.take_corrections()
+    if new is not None:
+        for k in aggregated:
+            aggregated[k].append(new[k])
+    return dict(collect_success=collected.overall, corrections=0 if new is None else len(new["observations"]),
+                total_corrections=sum(len(a) for a in aggregated["observations"]),
+                corrected_fraction=collected.to_dict()["hierarchy"]["overall"]["corrected_fraction"])  # fmt: skip
 
 
 def _save(out: Path, record: dict, high_params, corrections: dict) -> None:
