@@ -326,45 +326,47 @@ def _crossed(before: int, after: int, every: int) -> bool:
     return every > 0 and before // every != after // every
 
 
+@dataclass
+class _Envs:
+    """What the loop carries from one vector step to the next: the latest observations and the
+    agent's recurrent state, what the replay records beside the next action, and the returns and
+    successes of the episodes under way."""
+
+    obs: dict
+    carry: object
+    first: np.ndarray
+    reward: np.ndarray
+    terminal: np.ndarray
+    ep_return: np.ndarray
+    ep_success: np.ndarray
+
+    @classmethod
+    def reset(cls, job: OnlineJob) -> "_Envs":
+        n = job.cfg.num_envs
+        return cls(job.env.reset(), job.agent.initial_carry(n), np.ones(n, bool), np.zeros(n, np.float32), np.zeros(n, bool), np.zeros(n), np.zeros(n, bool))
+
+
 def loop(job: OnlineJob) -> None:
     cfg, run = job.cfg, job.run
     if run.eval_pending and cfg.eval_episodes > 0:
         console.print(f"  the evaluation at env step {job.env_steps:,} was cut short: it is made up once the replay is refilled")
-    E = cfg.num_envs
     key = jax.random.fold_in(jax.random.PRNGKey(cfg.seed), job.env_steps)
     rng = np.random.default_rng(cfg.seed + job.env_steps)
     explore = EzGreedy(cfg.num_envs, 2, cfg.explore_eps, cfg.explore_zeta, cfg.explore_max, rng) if cfg.explore == "ezgreedy" else None
-    obs, carry = job.env.reset(), job.agent.initial_carry(E)
-    first, reward, terminal = np.ones(E, bool), np.zeros(E, np.float32), np.zeros(E, bool)
-    ep_return, ep_success = np.zeros(E), np.zeros(E, bool)
+    envs = _Envs.reset(job)
     job.last_log = (time.perf_counter(), job.env_steps, job.timed, 0.0)
     reporter = Reporter("online", cfg.steps, "env steps", enabled=job.progress, start=job.env_steps)
     try:
         with _StopFlag() as stop:
             while job.env_steps < cfg.steps and not stop.requested:
                 t0 = time.perf_counter()
-                k_act = jax.random.fold_in(key, job.env_steps)
-                action, carry = job.act(job.state.params, carry, {"image": obs["image"], "task": obs["task"], "is_first": first}, k_act)
-                if job.env_steps < job.train_start:  # prefill: random actions, carried as the actions taken
-                    action = rng.uniform(-1, 1, (E, 2)).astype(np.float32)
-                    carry = carry._replace(prev_action=jnp.asarray(action))
-                elif explore is not None:  # the actions executed are the ones carried
-                    action = explore(np.asarray(action))
-                    carry = carry._replace(prev_action=jnp.asarray(action))
-                action = np.asarray(action)
-                job.replay.add({"image": obs["image"], "action": action, "reward": reward, "is_first": first, "is_terminal": terminal, "task": obs["task"]})
-                obs, reward, terminated, truncated, info = job.env.step(action)
-                first, terminal = info["first"], terminated
-                ep_return += reward
-                ep_success |= reward > 0
-                for k in info["ended"]:
-                    job.episodes.append((ep_return[k], float(ep_success[k])))
-                ep_return[first | terminated | truncated], ep_success[first | terminated | truncated] = 0.0, False
+                action = act_phase(job, envs, jax.random.fold_in(key, job.env_steps), rng, explore)
+                env_phase(job, envs, action)
                 previous = job.env_steps
-                job.env_steps += E
+                job.env_steps += cfg.num_envs
                 job.times["env_s"] += time.perf_counter() - t0
                 update_phase(job, key)
-                reporter.advance(E)
+                reporter.advance(cfg.num_envs)
                 end = job.env_steps >= cfg.steps
                 if (_crossed(previous, job.env_steps, cfg.log_every) or end) and job.updates > job.updates_at_start:  # rows start with the first update: metrics.csv's columns are fixed by its first row
                     log_phase(job)
@@ -379,6 +381,35 @@ def loop(job: OnlineJob) -> None:
                     evaluate_phase(job)
     finally:
         reporter.close()
+
+
+def act_phase(job: OnlineJob, envs: _Envs, key, rng: np.random.Generator, explore: EzGreedy | None) -> np.ndarray:
+    """The actions to take: the agent's, random ones while the replay prefills, or the explorer's
+    changes to the agent's; the agent's carry records the ones taken."""
+    first = envs.first
+    action, envs.carry = job.act(job.state.params, envs.carry, {"image": envs.obs["image"], "task": envs.obs["task"], "is_first": first}, key)
+    if job.env_steps < job.train_start:
+        action = rng.uniform(-1, 1, (len(first), 2)).astype(np.float32)
+        envs.carry = envs.carry._replace(prev_action=jnp.asarray(action))
+    elif explore is not None:
+        action = explore(np.asarray(action))
+        envs.carry = envs.carry._replace(prev_action=jnp.asarray(action))
+    return np.asarray(action)
+
+
+def env_phase(job: OnlineJob, envs: _Envs, action: np.ndarray) -> None:
+    """Record the step in the replay (observation, the action taken on it, the reward and flags
+    that came with the observation), step the environments, and book the episodes that ended."""
+    obs = envs.obs
+    job.replay.add({"image": obs["image"], "action": action, "reward": envs.reward, "is_first": envs.first, "is_terminal": envs.terminal, "task": obs["task"]})
+    envs.obs, envs.reward, terminated, truncated, info = job.env.step(action)
+    envs.first, envs.terminal = info["first"], terminated
+    envs.ep_return += envs.reward
+    envs.ep_success |= envs.reward > 0
+    for k in info["ended"]:
+        job.episodes.append((envs.ep_return[k], float(envs.ep_success[k])))
+    done = envs.first | terminated | truncated
+    envs.ep_return[done], envs.ep_success[done] = 0.0, False
 
 
 def finish(job: OnlineJob) -> dict:
