@@ -70,11 +70,10 @@ from gcrl.agents.base import (
     choose,
     exp_weight,
     flat_act,
-    policy_of,
 )
 from gcrl.agents.gcivl import awr_policy_loss
 from gcrl.agents.hiql import SUBGOAL_STEPS
-from gcrl.agents.values import GoalValue
+from gcrl.agents.values import GoalValue, flat_policy
 from gcrl.errors import GcrlError
 from gcrl.nets.dists import Categorical
 from gcrl.nets.heads import Actor
@@ -140,15 +139,7 @@ def make(config: Config, spec: DataSpec) -> Agent:
     actor_kwargs = dict(const_std=config.const_std, layer_norm=config.actor_layer_norm, encoder=config.encoder)
     high = Actor(config.hidden, config.rep_dim if rep else spec.observation_shape[0], **actor_kwargs)
     low = Actor(config.hidden, spec.action_dim, discrete=spec.discrete, **actor_kwargs)
-    if config.share_goal_rep:
-        actor = Actor(config.hidden, spec.action_dim, discrete=spec.discrete, **actor_kwargs)
-
-        def policy(params, observations, goals):
-            return actor.apply(params["actor"], (observations,), (value.phi(params, observations, goals),))
-    else:
-        actor = Actor(config.hidden, spec.action_dim, discrete=spec.discrete, **actor_kwargs, goal_rep_dim=config.rep_dim,
-                      goal_rep_layer_norm=config.layer_norm)  # fmt: skip
-        policy = policy_of(actor)
+    policy, init_actor = flat_policy(value, config, spec, **actor_kwargs)
 
     def init(key):
         k_value, k_high, k_low, k_actor = jax.random.split(key, 4)
@@ -156,7 +147,7 @@ def make(config: Config, spec: DataSpec) -> Agent:
         params = value.init(k_value)
         params["high_actor"] = high.init(k_high, (example, example))
         params["low_actor"] = low.init(k_low, (example,), (z,))
-        params["actor"] = actor.init(k_actor, *(((example,), (z,)) if config.share_goal_rep else ((example, example),)))
+        params["actor"] = init_actor(k_actor)
         return params
 
     def high_dist(params, observations, goals):

@@ -26,9 +26,9 @@ from dataclasses import dataclass
 import jax
 import jax.numpy as jnp
 
-from gcrl.agents.base import LONG_HORIZON, Agent, CommonConfig, DataSpec, LossGroup, actor_goal_sampler, choose, exp_weight, flat_act, policy_of
+from gcrl.agents.base import LONG_HORIZON, Agent, CommonConfig, DataSpec, LossGroup, actor_goal_sampler, choose, exp_weight, flat_act
 from gcrl.agents.gcivl import awr_policy_loss, policy_value_pairs
-from gcrl.agents.values import GoalValue
+from gcrl.agents.values import GoalValue, flat_policy
 from gcrl.errors import GcrlError
 from gcrl.nets.heads import Actor
 
@@ -90,16 +90,9 @@ def divergence(sub, policy, const_std: bool, direction: str, const_std_divergenc
 
 def make(config: Config, spec: DataSpec) -> Agent:
     value = GoalValue(config, spec, goal_rep=True, rep_dim=config.rep_dim)
-    actor_kwargs = dict(discrete=spec.discrete, const_std=config.const_std, layer_norm=config.actor_layer_norm, encoder=config.encoder)
-    subpolicy = Actor(config.hidden, spec.action_dim, **actor_kwargs)
-    if config.share_goal_rep:
-        actor = Actor(config.hidden, spec.action_dim, **actor_kwargs)
-
-        def policy(params, observations, goals):
-            return actor.apply(params["actor"], (observations,), (value.phi(params, observations, goals),))
-    else:
-        actor = Actor(config.hidden, spec.action_dim, **actor_kwargs, goal_rep_dim=config.rep_dim, goal_rep_layer_norm=config.layer_norm)
-        policy = policy_of(actor)
+    actor_kwargs = dict(const_std=config.const_std, layer_norm=config.actor_layer_norm, encoder=config.encoder)
+    subpolicy = Actor(config.hidden, spec.action_dim, discrete=spec.discrete, **actor_kwargs)
+    policy, init_actor = flat_policy(value, config, spec, **actor_kwargs)
 
     def init(key):
         k_value, k_sub, k_actor = jax.random.split(key, 3)
@@ -108,7 +101,7 @@ def make(config: Config, spec: DataSpec) -> Agent:
         return {
             **value.init(k_value),
             "subpolicy": subpolicy.init(k_sub, *(on_rep if config.sub_goal_rep else (pair,))),
-            "actor": actor.init(k_actor, *(on_rep if config.share_goal_rep else (pair,))),
+            "actor": init_actor(k_actor),
         }
 
     def sub_dist(params, observations, subgoals):

@@ -11,8 +11,8 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
-from gcrl.agents.base import DataSpec, gcivl_value_loss
-from gcrl.nets.heads import GoalRep, Value
+from gcrl.agents.base import DataSpec, gcivl_value_loss, policy_of
+from gcrl.nets.heads import Actor, GoalRep, Value
 
 
 class GoalValue:
@@ -77,3 +77,22 @@ class GoalValue:
         heads, goal_inputs = jax.lax.stop_gradient((target_params["value"], jnp.concatenate([goal_input, next_goal_input])))
         target, next_target = jnp.split(self.heads_on(heads, jnp.concatenate([s, s_next]), goal_inputs), 2, axis=-1)
         return gcivl_value_loss(online, target, next_target, batch["rewards"], batch["masks"], discount, expectile)
+
+
+def flat_policy(value: GoalValue, config, spec: DataSpec, **actor_kwargs):
+    """The flat policy pi(a | s, g) of SAW and RIS. With config.share_goal_rep it reads the value's
+    phi(s, g) and its gradient trains phi (the published pixel setting); otherwise it has its own
+    goal representation of (s, g). Returns (policy, init): policy(params, s, g) -> distribution,
+    init(key) -> the actor's parameters."""
+    kwargs = dict(discrete=spec.discrete, **actor_kwargs)
+    if config.share_goal_rep:
+        actor = Actor(config.hidden, spec.action_dim, **kwargs)
+        inputs = ((value.example,), (jnp.zeros((1, value.rep_dim)),))
+
+        def policy(params, observations, goals):
+            return actor.apply(params["actor"], (observations,), (value.phi(params, observations, goals),))
+    else:
+        actor = Actor(config.hidden, spec.action_dim, **kwargs, goal_rep_dim=config.rep_dim, goal_rep_layer_norm=config.layer_norm)
+        inputs = ((value.example, value.example),)
+        policy = policy_of(actor)
+    return policy, lambda key: actor.init(key, *inputs)
