@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from gcrl.envs.maze import bfs_distances, free_cells
-from gcrl.experiments.value_check import by_distance, greedy_steps, task_distances
+from gcrl.experiments.value_check import by_distance, greedy_steps, task_distances, temporal_order, temporal_triples
 
 # 0 free, 1 wall: a corridor with a dead-end branch at (1, 2).
 MAZE = np.array([
@@ -64,3 +64,42 @@ def test_bins():
 
 def test_task_distances():
     assert task_distances(Maze) == [5, 2]
+
+
+# ---- the temporal-order check on held-out trajectories ----
+
+
+def test_temporal_triples_stay_inside_one_trajectory_and_their_bin():
+    lengths, edges = [30, 5, 120], [2, 10, 50]
+    starts, ends = np.array([0, 30, 35]), np.array([30, 35, 155])
+    bins = temporal_triples(lengths, edges, per_bin=400, seed=3)
+    for (low, high), rows in zip([(2, 10), (10, 50), (50, 10**9)], bins):
+        far, near, goal = rows.T
+        assert len(rows) == 400 and (far < near).all() and (near < goal).all()
+        assert ((goal - far >= low) & (goal - far < high)).all()
+        traj = np.searchsorted(ends, far, side="right")
+        assert (goal < ends[traj]).all() and (far >= starts[traj]).all()
+    # only the 120-frame trajectory reaches 50 steps; the 5-frame one only the first bin
+    assert (bins[2][:, 0] >= 35).all() and not (np.isin(bins[1][:, 0], range(30, 35))).any()
+    assert (bins[2][:, 2] - bins[2][:, 0]).max() <= 119
+
+
+def test_temporal_triples_empty_bin_and_bad_edges():
+    assert temporal_triples([10], [2, 20], per_bin=5)[1].shape == (0, 3)
+    with pytest.raises(ValueError, match="start at 2"):
+        temporal_triples([10], [1, 5], per_bin=5)
+
+
+def test_temporal_order_of_an_exact_value_its_negation_and_a_constant():
+    # Observations are their own time index in one long trajectory: V = -(g - s) is exact.
+    observations = np.arange(300, dtype=np.float32)[:, None]
+    rows = temporal_triples([300], [2, 40], per_bin=300, seed=1)
+    triples = np.concatenate(rows)
+
+    def value(sign):
+        return lambda params, s, g: sign * params * -(g[:, 0] - s[:, 0])
+
+    assert temporal_order(value(1.0), jnp.float32(1.0), observations, triples, batch=64) == 1.0
+    assert temporal_order(value(-1.0), jnp.float32(1.0), observations, triples, batch=64) == 0.0
+    assert temporal_order(value(1.0), jnp.float32(0.0), observations, triples, batch=64) == 0.5  # ties count half
+    assert np.isnan(temporal_order(value(1.0), jnp.float32(1.0), observations, np.zeros((0, 3), np.int64)))

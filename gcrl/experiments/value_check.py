@@ -2,7 +2,11 @@
 the neighbour n of s with the highest V(n, g), cell centres as observations; the step is right
 when n lies on a shortest path to g. A value-weighted policy or a value-guided high level needs
 exactly this ordering, so the share of right steps by distance to the goal says up to how far the
-value can guide (benchmarks/value_vs_maze_distance.py prints it per run)."""
+value can guide (benchmarks/value_vs_maze_distance.py prints it per run).
+
+Without a maze (pixels, manipulation), held-out trajectories stand in for the oracle: of two frames
+before a goal frame of the same trajectory, the later one is usually nearer, so a value that has
+learned anything ranks it higher (`temporal_triples`, `temporal_order`; chance is 50%)."""
 
 from __future__ import annotations
 
@@ -52,3 +56,46 @@ def task_distances(maze) -> list[int]:
     """Shortest-path distance in cells from start to goal of each of the maze's evaluation tasks."""
     oracle = MazeOracle(maze)
     return [int(oracle.distances_to(tuple(task["goal_ij"]))[tuple(task["init_ij"])]) for task in maze.task_infos]
+
+
+def temporal_triples(lengths, edges, per_bin: int, seed: int = 0) -> list[np.ndarray]:
+    """Per distance bin [edges[i], edges[i + 1]) (the last bin open), `per_bin` rows (far, near,
+    goal) of frame indices into trajectories laid end to end with `lengths` frames each: far <
+    near < goal in one trajectory, goal - far in the bin. Trajectory, distance, position and the
+    near frame are each drawn uniformly; a bin no trajectory is long enough for is empty."""
+    if edges[0] < 2:
+        raise ValueError(f"distance bins start at 2 steps at the least (a near frame must fit between), got {edges[0]}.")
+    lengths = np.asarray(lengths, np.int64)
+    starts = np.concatenate([[0], np.cumsum(lengths)[:-1]])
+    rng = np.random.default_rng(seed)
+    out = []
+    for low, high in zip(edges, [*edges[1:], 10**9]):
+        eligible = np.nonzero(lengths - 1 >= low)[0]
+        if not len(eligible):
+            out.append(np.zeros((0, 3), np.int64))
+            continue
+        traj = rng.choice(eligible, per_bin)
+        longest = np.minimum(high - 1, lengths[traj] - 1)
+        distance = rng.integers(low, longest + 1)
+        far = starts[traj] + rng.integers(0, lengths[traj] - distance)
+        near = far + rng.integers(1, distance)
+        out.append(np.stack([far, near, far + distance], axis=1))
+    return out
+
+
+def temporal_order(value, params, observations, triples: np.ndarray, batch: int = 256) -> float:
+    """The share of (far, near, goal) rows where V(near, goal) > V(far, goal) (ties count half).
+    `value(params, observations, goals)` returns V per row; it runs jitted on `batch` rows at a time
+    (the last batch padded), so a pixel value needs no more memory than training did."""
+    if not len(triples):
+        return float("nan")
+    fn = jax.jit(value)
+    scores = []
+    for start in range(0, len(triples), batch):
+        rows = triples[start : start + batch]
+        padded = np.concatenate([rows, np.repeat(rows[-1:], batch - len(rows), axis=0)])
+        goals = observations[padded[:, 2]]
+        both = np.asarray(fn(params, observations[np.concatenate([padded[:, 0], padded[:, 1]])], np.concatenate([goals, goals])))
+        far, near = both[:batch][: len(rows)], both[batch:][: len(rows)]
+        scores.append((near > far) + 0.5 * (near == far))
+    return float(np.concatenate(scores).mean())
