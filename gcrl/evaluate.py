@@ -102,7 +102,8 @@ SLOW_EVALUATION_S = 60.0  # announce an evaluation's expected time when it may t
 def _run_task(policy: PolicyFn, group, count: int, task_id: int, seed: int, on_done: Callable[[], None],
               first_step: Callable[[float], None] | None = None) -> TaskResult:  # fmt: skip
     """One task: reset `count` envs of the group with task_id, then step all running episodes
-    together. `first_step` hears how long the first lockstep step took (policy and environments)."""
+    together. `first_step` hears how long a lockstep step takes (policy and environments): the
+    second step's time, as the first includes compiling the policy."""
     maze = group.maze
     resets = group.reset(task_id, seed, count)
     obs = np.stack([r[0] for r in resets])  # dtype kept: float states or uint8 images
@@ -112,7 +113,7 @@ def _run_task(policy: PolicyFn, group, count: int, task_id: int, seed: int, on_d
     goals_xy = np.array([r[3] for r in resets], dtype=float) if maze else np.zeros((0, 2))
 
     successes, lengths = np.zeros(count), np.zeros(count, dtype=np.int64)
-    running = np.ones(count, dtype=bool)
+    running, steps = np.ones(count, dtype=bool), 0
     if hasattr(policy, "reset"):  # a policy with per-episode state (a hierarchical one) starts afresh
         policy.reset(count)
     while running.any():
@@ -130,7 +131,8 @@ def _run_task(policy: PolicyFn, group, count: int, task_id: int, seed: int, on_d
                 running[e] = False
                 successes[e] = success
                 on_done()
-        if first_step is not None:
+        steps += 1
+        if first_step is not None and steps == 2:
             first_step(time.perf_counter() - step_start)
             first_step = None
     trajectories = [np.array(xy) for xy in xys]
@@ -168,7 +170,7 @@ def evaluate(
     start = time.perf_counter()
     max_steps = episode_limit(env_name)
 
-    def announce(step_seconds: float) -> None:  # once, after the first step of the first task
+    def announce(step_seconds: float) -> None:  # once, after the second step of the first task
         if progress and max_steps and step_seconds * max_steps * len(tasks) >= SLOW_EVALUATION_S:
             console.print(expected_time_text(step_seconds, max_steps, len(tasks), episodes_per_task, getattr(group, "workers", 1)), highlight=False)
 

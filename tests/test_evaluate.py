@@ -203,3 +203,27 @@ def test_a_slow_evaluation_says_its_expected_time_up_front_once(monkeypatch):
         for env in envs:
             env.close()
     assert len(said) == 1 and "2 tasks x 2 episodes in lockstep in one process" in said[0] and "up to 1000 steps per task" in said[0], said
+
+
+def test_the_expected_time_leaves_out_the_first_step_which_compiles(monkeypatch):
+    import time
+
+    import gcrl.evaluate as evaluate_module
+
+    said, calls = [], []
+    monkeypatch.setattr(evaluate_module, "SLOW_EVALUATION_S", 0.0)
+    monkeypatch.setattr(evaluate_module.console, "print", lambda text, **kwargs: said.append(text))
+
+    def policy(obs, goals):  # a first call as slow as a compilation, then fast
+        calls.append(1)
+        if len(calls) == 1:
+            time.sleep(1.0)
+        return np.ones((len(obs), 2), np.float32)
+
+    envs = make_envs(ENV, 1)
+    try:
+        evaluate(policy, ENV, 1, tasks=(1,), seed=0, progress=True, envs=envs)
+    finally:
+        envs[0].close()
+    seconds = float(said[0].split(": ")[1].split(" s per step")[0])
+    assert seconds < 0.5, said
