@@ -1,7 +1,7 @@
 """The online study's page: ROOT/README.md with its tables and ROOT/curves-*.png, from the run
 directories benchmarks/online_study.py leaves (nothing is rerun).
 
-    python benchmarks/online_report.py [--root results/online] [--level 0.5]
+    python benchmarks/online_report.py [--root results/online] [--levels 0.5,0.2]
 """
 
 from __future__ import annotations
@@ -49,6 +49,12 @@ def mean_std(values) -> str:
 def final_success(run_dir: Path) -> float | None:
     _, success = read_curve(run_dir)
     return float(success[-1]) if len(success) else None
+
+
+def curve_mean(run_dir: Path) -> float | None:
+    """The mean of a run's evaluations: steadier than its last one when every point is a few episodes."""
+    _, success = read_curve(run_dir)
+    return float(success.mean()) if len(success) else None
 
 
 def eval_rows(run_dir: Path) -> list[dict]:
@@ -137,7 +143,7 @@ def budget_rows(root: Path) -> list[str]:
     return rows
 
 
-def write_report(root: Path, level: float = 0.5) -> Path:
+def write_report(root: Path, levels=(0.5, 0.2)) -> Path:
     train, adapt = root / "train", root / "adapt"
     lines = [(root / "intro.md").read_text().rstrip() + "\n" if (root / "intro.md").exists() else "# Director against the flat agent on the pixel maze\n"]
     runs_of = {arm: seeds_of(train, arm) for arm in TRAIN_ARMS if seeds_of(train, arm)}
@@ -171,12 +177,12 @@ def write_report(root: Path, level: float = 0.5) -> Path:
     if not any(seeds_of(adapt, arm) for arm in ADAPT_ARMS):
         lines.append("No adaptation runs yet (`benchmarks/online_study.py --phases adapt` runs them from the training runs).")
     else:
-        lines += [f"| run | final success (%) | env steps to {level:.0%} success |", "| --- | --- | --- |"]
+        lines += ["| run | final success (%) | mean of its evaluations (%) | " + " | ".join(f"env steps to {level:.0%} success, per seed" for level in levels) + " |",
+                  "|" + " --- |" * (3 + len(levels))]  # fmt: skip
     for arm in ADAPT_ARMS if any(seeds_of(adapt, arm) for arm in ADAPT_ARMS) else ():
         runs = seeds_of(adapt, arm)
-        reached = [steps_to(r, level) for r in runs]
-        shown = ", ".join("never" if s is None else f"{s:,.0f}" for s in reached) or "-"
-        lines.append(f"| {arm} | {mean_std([final_success(r) for r in runs])} | {shown} |")
+        reached = [", ".join("never" if s is None else f"{s:,.0f}" for s in (steps_to(r, level) for r in runs)) or "-" for level in levels]
+        lines.append(f"| {arm} | {mean_std([final_success(r) for r in runs])} | {mean_std([curve_mean(r) for r in runs])} | " + " | ".join(reached) + " |")
     if curves(adapt, ADAPT_ARMS, "adaptation, pixel-maze-medium-b", root / "curves-adapt.png"):
         lines += ["", "![adaptation curves](curves-adapt.png)"]
     pictures = sorted(train.glob("director-seed*/eval/goals_step_*.png"))
@@ -194,6 +200,6 @@ def write_report(root: Path, level: float = 0.5) -> Path:
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--root", default="results/online")
-    parser.add_argument("--level", type=float, default=0.5)
+    parser.add_argument("--levels", default="0.5,0.2", help="success levels for the adaptation table's env steps to reach them")
     args = parser.parse_args()
-    write_report(Path(args.root), args.level)
+    write_report(Path(args.root), tuple(float(x) for x in args.levels.split(",")))
