@@ -59,35 +59,58 @@ DATASET_SETTINGS = (
 
 
 class HiqlNetworks:
-    """HIQL's parts, exposed so that hierarchical execution can use each level on its own."""
+    """HIQL's value, high actor and low actor, and the parts hierarchical execution and DAgger use
+    (gcrl/hierarchy/policy.py, levels.py, dagger.py). RIS builds the same three and adds a flat
+    actor; with subgoal_rep=False (RIS's setting) the high actor predicts subgoal observations."""
 
-    def __init__(self, config: Config, spec: DataSpec):
-        self.config, self.spec = config, spec
+    def __init__(self, config, spec: DataSpec, const_std: bool = True, subgoal_rep: bool = True):
+        self.config, self.spec, self.subgoal_rep = config, spec, subgoal_rep
         self.value = GoalValue(config, spec, goal_rep=True, rep_dim=config.rep_dim)
-        self.high = Actor(config.hidden, config.rep_dim, layer_norm=config.actor_layer_norm, encoder=config.encoder)
-        self.low = Actor(config.hidden, spec.action_dim, discrete=spec.discrete, layer_norm=config.actor_layer_norm, encoder=config.encoder)
+        kwargs = dict(const_std=const_std, layer_norm=config.actor_layer_norm, encoder=config.encoder)
+        self.high = Actor(config.hidden, config.rep_dim if subgoal_rep else spec.observation_shape[0], **kwargs)
+        self.low = Actor(config.hidden, spec.action_dim, discrete=spec.discrete, **kwargs)
 
     def init(self, key):
-        k_value, k_high, k_low = jax.random.split(key, 3)
+        return self.init_from(*jax.random.split(key, 3))
+
+    def init_from(self, k_value, k_high, k_low) -> dict:
         example = self.value.example
         params = self.value.init(k_value)
         params["high_actor"] = self.high.init(k_high, (example, example))
         params["low_actor"] = self.low.init(k_low, (example,), (jax.numpy.zeros((1, self.config.rep_dim)),))
         return params
 
+    def high_dist(self, params, observations, goals):
+        return self.high.apply(params["high_actor"], (observations, goals))
+
     def subgoal(self, params, observations, goals, key, temperature=0.0):
-        """The high level's subgoal representation z, renormalised."""
-        dist = self.high.apply(params["high_actor"], (observations, goals))
-        z = jax.numpy.where(temperature > 0, dist.sample(key, temperature), dist.mode())
-        return length_normalize(z)
+        """The high level's subgoal: z renormalised to norm sqrt(dim), or an observation."""
+        dist = self.high_dist(params, observations, goals)
+        out = jax.numpy.where(temperature > 0, dist.sample(key, temperature), dist.mode())
+        return length_normalize(out) if self.subgoal_rep else out
 
     def low_dist(self, params, observations, subgoal_rep):
         return self.low.apply(params["low_actor"], (observations,), (subgoal_rep,))
 
+    def reach_rep(self, params, observations, z, key, temperature=0.0):
+        """The low level acting on a subgoal representation z."""
+        return choose(self.low_dist(params, observations, z), key, temperature, self.spec.discrete)
+
     def reach(self, params, observations, subgoal_observations, key, temperature=0.0):
         """The low level acting towards a subgoal given as an observation."""
-        z = self.value.phi(params, observations, subgoal_observations)
-        return choose(self.low_dist(params, observations, z), key, temperature, self.spec.discrete)
+        return self.reach_rep(params, observations, self.value.phi(params, observations, subgoal_observations), key, temperature)
+
+    def parts(self) -> dict:
+        """Subgoals are representations z = phi(s, w) (the low level acts on z directly; values and
+        phi serve completion tests, subgoal errors in phi-space and the high level's training
+        target), or observations (subgoal_rep=False)."""
+        parts = {"reach": self.reach, "subgoal": self.subgoal, "value": self.value.mean, "phi": self.value.phi, "high_dist": self.high_dist}
+        if self.subgoal_rep:
+            parts.update(subgoal_space="representation", subgoal_target=self.value.phi, reach_rep=self.reach_rep,
+                         value_rep=lambda params, s, z: self.value.heads_on(params["value"], s, z).mean(0))  # fmt: skip
+        else:
+            parts.update(subgoal_space="observation", subgoal_target=lambda params, observations, subgoals: subgoals)
+        return parts
 
 
 def make(config: Config, spec: DataSpec) -> Agent:
@@ -113,7 +136,7 @@ def make(config: Config, spec: DataSpec) -> Agent:
         # High level: predict the representation of the waypoint towards g.
         high_weights = exp_weight(v_waypoint_g - v_g, config.high_alpha)
         target = jax.lax.stop_gradient(value.phi(params, s, waypoint))
-        high_log_prob = nets.high.apply(params["high_actor"], (s, g)).log_prob(target)
+        high_log_prob = nets.high_dist(params, s, g).log_prob(target)
         high_loss = -(high_weights * high_log_prob).mean()
 
         metrics.update({
@@ -135,18 +158,5 @@ def make(config: Config, spec: DataSpec) -> Agent:
         act=act,
         sampler=actor_goal_sampler(config),
         target_keys=value.target_keys,
-        parts={
-            "reach": nets.reach,
-            "subgoal": nets.subgoal,
-            # For hierarchical execution and DAgger (gcrl/hierarchy/policy.py, gcrl/hierarchy/dagger.py): subgoals are
-            # representations z = phi(s, w); the low level acts on z directly; values and phi for
-            # completion tests, subgoal errors in phi-space and the high level's training target.
-            "subgoal_space": "representation",
-            "reach_rep": lambda params, s, z, key, temperature=0.0: choose(nets.low_dist(params, s, z), key, temperature, spec.discrete),
-            "value": value.mean,
-            "value_rep": lambda params, s, z: value.value.apply(params["value"], (s,), (z,)).mean(0),
-            "phi": value.phi,
-            "high_dist": lambda params, s, g: nets.high.apply(params["high_actor"], (s, g)),
-            "subgoal_target": value.phi,
-        },
+        parts=nets.parts(),
     )

@@ -67,17 +67,14 @@ from gcrl.agents.base import (
     DataSpec,
     LossGroup,
     actor_goal_sampler,
-    choose,
     exp_weight,
     flat_act,
 )
 from gcrl.agents.gcivl import awr_policy_loss
-from gcrl.agents.hiql import SUBGOAL_STEPS
-from gcrl.agents.values import GoalValue, flat_policy
+from gcrl.agents.hiql import SUBGOAL_STEPS, HiqlNetworks
+from gcrl.agents.values import flat_policy
 from gcrl.errors import GcrlError
 from gcrl.nets.dists import Categorical
-from gcrl.nets.heads import Actor
-from gcrl.nets.layers import length_normalize
 
 
 @dataclass(frozen=True)
@@ -135,23 +132,13 @@ def make(config: Config, spec: DataSpec) -> Agent:
             f"ris: with use_subgoal_rep=false the high actor predicts subgoal observations, which needs vector observations; "
             f"this dataset has {'pixel ' if spec.pixels else ''}observations of shape {spec.observation_shape}. Keep use_subgoal_rep=true."
         )
-    value = GoalValue(config, spec, goal_rep=True, rep_dim=config.rep_dim)
-    actor_kwargs = dict(const_std=config.const_std, layer_norm=config.actor_layer_norm, encoder=config.encoder)
-    high = Actor(config.hidden, config.rep_dim if rep else spec.observation_shape[0], **actor_kwargs)
-    low = Actor(config.hidden, spec.action_dim, discrete=spec.discrete, **actor_kwargs)
-    policy, init_actor = flat_policy(value, config, spec, **actor_kwargs)
+    nets = HiqlNetworks(config, spec, const_std=config.const_std, subgoal_rep=rep)  # HIQL's value, high and low actors
+    value, low, high_dist = nets.value, nets.low, nets.high_dist
+    policy, init_actor = flat_policy(value, config, spec, const_std=config.const_std, layer_norm=config.actor_layer_norm, encoder=config.encoder)
 
     def init(key):
         k_value, k_high, k_low, k_actor = jax.random.split(key, 4)
-        example, z = value.example, jnp.zeros((1, config.rep_dim))
-        params = value.init(k_value)
-        params["high_actor"] = high.init(k_high, (example, example))
-        params["low_actor"] = low.init(k_low, (example,), (z,))
-        params["actor"] = init_actor(k_actor)
-        return params
-
-    def high_dist(params, observations, goals):
-        return high.apply(params["high_actor"], (observations, goals))
+        return {**nets.init_from(k_value, k_high, k_low), "actor": init_actor(k_actor)}
 
     def loss(params, target_params, batch, key):
         value_loss, metrics = value.loss(params, target_params, batch, config.discount, config.expectile)
@@ -206,34 +193,9 @@ def make(config: Config, spec: DataSpec) -> Agent:
         })  # fmt: skip
         return value_loss + low_loss + high_loss + one_step + waypoint_loss, metrics
 
-    # ---- the hierarchy, for hierarchical execution (gcrl/hierarchy/levels.py) and DAgger ----
-
-    def subgoal(params, observations, goals, key, temperature=0.0):
-        """The high actor's subgoal: z renormalised to norm sqrt(dim) (as HIQL acts), or an observation."""
-        dist = high_dist(params, observations, goals)
-        out = jnp.where(temperature > 0, dist.sample(key, temperature), dist.mode())
-        return length_normalize(out) if rep else out
-
-    def reach_rep(params, observations, z, key, temperature=0.0):
-        return choose(low.apply(params["low_actor"], (observations,), (z,)), key, temperature, spec.discrete)
-
-    def reach(params, observations, subgoals, key, temperature=0.0):
-        return reach_rep(params, observations, value.phi(params, observations, subgoals), key, temperature)
-
-    parts = {
-        "reach": reach,
-        "subgoal": subgoal,
-        "subgoal_space": "representation" if rep else "observation",
-        "value": value.mean,
-        "phi": value.phi,
-        "high_dist": high_dist,
-        "subgoal_target": value.phi if rep else (lambda params, observations, subgoals: subgoals),
-        # act() is the flat actor, not this hierarchy: what a plain evaluation should run.
-        "acts_flat": True,
-    }
-    if rep:
-        parts["reach_rep"] = reach_rep
-        parts["value_rep"] = lambda params, s, z: value.heads_on(params["value"], s, z).mean(0)
+    # act() is the flat actor, not the hierarchy: what a plain evaluation should run. The high and low
+    # actors are only a training signal, but the hierarchy can be evaluated like HIQL's.
+    parts = {**nets.parts(), "acts_flat": True}
 
     return Agent(
         name="ris",
