@@ -152,10 +152,11 @@ def write_report(root: Path, levels=(0.5, 0.2)) -> Path:
     periodic = " / ".join(sorted(set(targets.values()))) or "the training goals"
     mixed = len(set(targets.values())) > 1  # arms evaluated on different goals: say which on every row
     lines += ["## 1. Training goals (pixel-maze-medium, goals from the maze's training cells, random starts)\n",
-              f"| agent | {'periodic evaluations' if mixed else periodic}, last (%) | held-out cells, final (%) | held-out cells, decoy goal shown (%) | OGBench's five tasks, final (%) |",
-              "| --- | --- | --- | --- | --- |"]  # fmt: skip
+              f"| agent | {'periodic evaluations' if mixed else periodic}, last (%) | held-out cells, final (%) | held-out cells, decoy goal shown (%) | "
+              "outer-ring cells, final (%) | the same, task vector outside the training range (%) | OGBench's five tasks, final (%) |",
+              "| --- | --- | --- | --- | --- | --- | --- |"]  # fmt: skip
     for arm, runs in runs_of.items():
-        finals = [mean_std([(read_json(r / f"final-{name}.json") or {}).get("overall") for r in runs]) for name in ("heldout", "heldout-decoy", "tasks")]
+        finals = [mean_std([(read_json(r / f"final-{name}.json") or {}).get("overall") for r in runs]) for name in ("heldout", "heldout-decoy", "ring", "outside", "tasks")]
         on = f" (on {targets[arm]})" if mixed else ""
         lines.append(f"| {arm} | {mean_std([final_success(r) for r in runs])}{on} | " + " | ".join(finals) + " |")
     if mixed:

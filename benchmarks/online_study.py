@@ -66,9 +66,11 @@ COMMON = ["goal_set=train", "eval_goals=train"]
 # Adaptation is read as env steps to a success level: evaluate every 5,000 env steps, not the
 # preset's 20,000 (a 25,000-step run would have two points).
 ADAPT_EVAL = ["eval_every=5000"]
-# (goals, decoy) of the final evaluations: the held-out cells, the five tasks, and the held-out cells
-# with another held-out cell shown (the control: does success there need the goal?).
-FINAL_EVALUATIONS = (("heldout", False), ("tasks", False), ("heldout", True))
+# (goals, decoy) of the final evaluations: the held-out cells, the five tasks, the held-out cells
+# with another held-out cell shown (the control: does success there need the goal?), and goals shown
+# by a task vector outside the training range (the outer ring's cells, shown as the border beyond),
+# beside the same ring cells shown as they are (the control for the cells themselves).
+FINAL_EVALUATIONS = (("heldout", False), ("tasks", False), ("heldout", True), ("ring", False), ("outside", False))
 
 
 @dataclass

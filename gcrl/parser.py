@@ -270,7 +270,7 @@ def _online(sub) -> None:
     ev = osub.add_parser("evaluate", help="evaluate an online run's newest checkpoint on the five tasks")
     ev.add_argument("run_dir", metavar="RUN", help="the run directory")
     ev.add_argument("--episodes", type=count(1), help="episodes per task (default: the run's eval_episodes)")
-    ev.add_argument("--goals", choices=("tasks", "train", "heldout", "all", "near"), help="the five tasks, or episodes towards a goal set's cells from random starts ('near': the start's cell or a neighbour) (default: the run's eval_goals)")
+    ev.add_argument("--goals", choices=("tasks", "train", "heldout", "all", "near", "ring", "outside"), help="the five tasks, or episodes towards a goal set's cells from random starts ('near': the start's cell or a neighbour; 'ring': the maze's outer ring of cells; 'outside': the same, shown as the border cell beyond, a task vector outside the training range) (default: the run's eval_goals)")
     ev.add_argument("--policy", choices=("sample", "mode"), help="the actor's samples (DreamerV3's evaluation) or its mode, greedy (default: the run's eval_policy)")
     ev.add_argument("--decoy", action="store_true", help="show each episode another goal of the same set (picture and task vector) while success counts the true one: "
                     "the control for whether success is more than wandering (the same starts and goals as without)")

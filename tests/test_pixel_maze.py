@@ -215,3 +215,33 @@ def test_decoy_goals_show_another_goal_of_the_set_while_success_counts_the_true_
     assert tuple(task.shown_xy) in others  # another of the five tasks
     for vec in (plain, decoy, task):
         vec.close()
+
+
+def test_outside_goals_show_a_task_vector_beyond_every_goal_cells_and_count_the_nearest_free_cell():
+    env = PixelMaze("medium", size=16, goal_set="outside")
+    free = free_cells(MEDIUM)
+    span = np.abs([env.task_vector(cell_xy(c)) for c in free]).max()  # every goal a run can be trained on lies within it
+    assert span == pytest.approx(5 / 7)
+    ring = goal_cells(MEDIUM, "outside", [])
+    assert set(ring) == {c for c in free if 1 in c or 6 in c} and (1, 1) in ring
+    seen = set()
+    for seed in range(60):
+        obs, info = env.reset(seed=seed)
+        goal = tuple(env.maze.xy_to_ij(info["goal_xy"]))
+        seen.add(goal)
+        assert goal in ring and np.abs(obs["task"]).max() == 1.0  # outside the span, on the axis (or both) facing the border
+        shown = env.goal_from_vector(obs["task"])
+        assert MEDIUM[tuple(env.maze.xy_to_ij(shown))] == 1  # the border cell beyond
+        nearest = min(free, key=lambda c: np.linalg.norm(cell_xy(c) - shown))
+        assert nearest == goal  # whose nearest free cell is the true goal
+        env.maze.set_xy(env.goal_xy)
+        assert env.advance([0.0, 0.0])[0] == 1.0  # success counts the true goal
+    assert len(seen) > len(ring) // 2
+    env.reset(seed=0, options={"task_id": 1})  # the five tasks are shown as they are
+    np.testing.assert_array_equal(env.shown_xy, env.goal_xy)
+    control = PixelMaze("medium", size=16, goal_set="ring")  # the same goals, shown as they are
+    for seed in range(5):
+        obs, info = control.reset(seed=seed)
+        _, outside_info = env.reset(seed=seed)
+        np.testing.assert_array_equal(info["goal_xy"], outside_info["goal_xy"])
+        np.testing.assert_array_equal(obs["task"], control.task_vector(info["goal_xy"]))

@@ -15,7 +15,11 @@ The task is given as a conditioning vector, the goal's xy scaled to [-1, 1] over
 outside that range stay possible, for the out-of-distribution questions), and optionally as a goal
 image (the maze with the point at the goal). Goals come from a set: OGBench's five tasks, or the
 maze's free cells split into a training set and a held-out set (every fourth cell, in row-major
-order, is held out).
+order, is held out), or 'outside': conditioning values outside the training range. Every goal
+cell's vector lies within the free cells' span (+-5/7 on the medium maze); an 'outside' episode's
+goal is a free cell on the maze's outer ring, but the agent is shown the centre of the border cell
+beyond it (its vector at +-1 on that axis), whose nearest free cell is the true goal; 'ring' is
+the same goals shown as they are, the control that separates the conditioning values from the cells.
 """
 
 from __future__ import annotations
@@ -70,7 +74,7 @@ EXTRA_LAYOUTS = {
 }
 OGBENCH_LAYOUTS = ("arena", "medium", "large", "giant")
 LAYOUTS = OGBENCH_LAYOUTS + tuple(EXTRA_LAYOUTS)
-GOAL_SETS = ("tasks", "train", "heldout", "all", "near")
+GOAL_SETS = ("tasks", "train", "heldout", "all", "near", "ring", "outside")
 NEAR_CELLS = 1  # goal set 'near': a goal at most this many cells (maze steps) from the start, the start's own cell included
 
 
@@ -107,6 +111,9 @@ def goal_cells(maze_map: np.ndarray, goal_set: str, task_goals) -> list[tuple[in
     cells = free_cells(maze_map)
     if goal_set in ("all", "near"):  # 'near' picks among these per start (PixelMaze.reset)
         return cells
+    if goal_set in ("ring", "outside"):  # the outer ring ('outside': shown as the border cell beyond, PixelMaze.reset)
+        rows, cols = maze_map.shape
+        return [(i, j) for i, j in cells if i in (1, rows - 2) or j in (1, cols - 2)]
     heldout = cells[3::4]
     return heldout if goal_set == "heldout" else [c for c in cells if c not in heldout]
 
@@ -215,7 +222,7 @@ class PixelMaze(gymnasium.Env):
     `terminate_at_goal` is off); 0 otherwise.
 
     reset(options=dict(task_id=k)) runs OGBench's task k (1-5) of this layout; without it the goal is
-    a cell of `goal_set` ('tasks', 'train', 'heldout' or 'all') and the start a free cell, both drawn
+    a cell of `goal_set` ('tasks', 'train', 'heldout', 'all', 'ring' or 'outside') and the start a free cell, both drawn
     from the seed ('near': a start, then a goal at most NEAR_CELLS cells from it, its own cell included:
     an easy task distribution whose rewards random exploration meets); options=dict(goal_ij=(i, j)) or dict(task=vector) chooses the goal (a vector is
     decoded to the nearest point of the maze, for conditioning values outside the training range).
@@ -300,9 +307,20 @@ class PixelMaze(gymnasium.Env):
             self.maze.set_goal(goal_xy=goal_xy)
             self.goal_xy = np.asarray(goal_xy, np.float64)
         self.shown_xy = self._decoy(options.get("task_id")) if self.decoy else self.goal_xy
+        if self.goal_set == "outside" and "task_id" not in options:
+            self.shown_xy = self._beyond(self.shown_xy)
         self._goal_frame = self.renderer.render(self.shown_xy)[0] if self.goal_image else None
         self.steps = 0
         return self._observation(), {"goal_xy": self.goal_xy.copy(), "xy": self.maze.get_xy()}
+
+    def _beyond(self, xy) -> np.ndarray:
+        """The centre of the border cell beyond an outer-ring cell (diagonally beyond a corner cell):
+        a task vector at +-1, outside every goal cell's, whose nearest free cell is this one."""
+        rows, cols = self.maze.maze_map.shape
+        i, j = self.maze.xy_to_ij(xy)
+        di = -1 if i == 1 else 1 if i == rows - 2 else 0
+        dj = -1 if j == 1 else 1 if j == cols - 2 else 0
+        return cell_xy((i + di, j + dj))
 
     def _decoy(self, task_id: int | None) -> np.ndarray:
         """The centre of a goal cell other than the true goal's: of another task, or of the goal set."""
