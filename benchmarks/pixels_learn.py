@@ -33,7 +33,7 @@ import numpy as np
 
 from gcrl.console import console, run_command
 from gcrl.data.files import atomic_path
-from gcrl.data.load import dataset_dir, load_splits, split_paths
+from gcrl.data.load import dataset_dir, load, split_paths
 from gcrl.errors import GcrlError
 from gcrl.experiments.report import is_finished
 from gcrl.experiments.value_check import temporal_order, temporal_triples
@@ -94,16 +94,14 @@ def frames_per_trajectory(data) -> np.ndarray:
 def value_phase(args) -> dict:
     path = Path(args.root) / "value_check.json"
     found = json.loads(path.read_text()) if path.exists() else {}
-    _, val = load_splits(DATASET, args.dataset_dir, allow_download=False)
-    if val is None:
-        raise GcrlError(f"{DATASET} has no validation split to check the values on; regenerate it with gcrl datasets generate.")
+    val = load(DATASET, args.dataset_dir, split="val", allow_download=False)  # the held-out frames only
     triples = temporal_triples(frames_per_trajectory(val), BINS, args.triples, seed=args.seed)
     import jax
 
-    from gcrl.hierarchy.levels import load
+    from gcrl.hierarchy.levels import load as load_run
 
     for agent in args.agents:
-        run = load(run_dir(args, agent))
+        run = load_run(run_dir(args, agent))
         key = f"{agent}@{run.step}"
         if key in found or "value" not in run.agent.parts:
             continue
@@ -127,18 +125,18 @@ def strip_phase(args) -> Path:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from gcrl.envs.group import _reset, _step, make_envs
-    from gcrl.hierarchy.levels import load
+    from gcrl.envs.group import LocalEnvGroup, make_envs
+    from gcrl.hierarchy.levels import load as load_run
     from gcrl.policy import Policy
 
-    run = load(run_dir(args, args.agents[0]))
+    run = load_run(run_dir(args, args.agents[0]))
     policy = Policy(run.agent, run.params, run.spec)
-    env = make_envs(ENV, 1)[0]
+    env = LocalEnvGroup(make_envs(ENV, 1), owned=True)  # the evaluation's own reset and step
     try:
-        ob, goal, _, _ = _reset(env, 1, args.seed, 0, maze=False)
+        ob, goal, _, _ = env.reset(1, args.seed, 1)[0]
         frames, done, success = [ob], False, 0.0
         while not done:
-            ob, done, success, _ = _step(env, policy(ob, goal), maze=False)
+            _, ob, done, success, _ = env.step(policy(ob[None], goal[None]), np.ones(1, bool))[0]
             frames.append(ob)
     finally:
         env.close()
@@ -184,11 +182,12 @@ def value_rows(values: dict) -> list[str]:
 
 
 def report(args, random: dict, values: dict, strip: Path | None) -> Path:
-    train, val = load_splits(DATASET, args.dataset_dir, allow_download=False)
+    train_path, val_path = split_paths(DATASET, dataset_dir(args.dataset_dir))
+    frames = {path: len(np.load(path)["terminals"]) for path in (train_path, val_path)}  # one small field, not the images
     lines = [
         "# Pixels learn? SAW and HIQL on visual-cube-single-play, rendered locally",
         "",
-        f"Dataset: {DATASET} as `gcrl datasets generate` renders it, {train.num_steps:,} training frames, {val.num_steps:,} held out. "
+        f"Dataset: {DATASET} as `gcrl datasets generate` renders it, {frames[train_path]:,} training frames, {frames[val_path]:,} held out. "
         f"The published pixel settings (IMPALA encoder, batch {args.batch_size or 256}{'' if args.batch_size in (None, 256) else ' instead of 256'}, "
         f"random crops p = 0.5), {args.steps:,} updates: "
         f"{100 * args.steps / PUBLISHED_STEPS:.2f}% of the published {PUBLISHED_STEPS:,}. Rerun: "

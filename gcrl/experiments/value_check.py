@@ -10,6 +10,8 @@ learned anything ranks it higher (`temporal_triples`, `temporal_order`; chance i
 
 from __future__ import annotations
 
+import functools
+
 import jax
 import numpy as np
 
@@ -83,13 +85,19 @@ def temporal_triples(lengths, edges, per_bin: int, seed: int = 0) -> list[np.nda
     return out
 
 
+@functools.lru_cache(maxsize=None)
+def _jitted(value):
+    """One compiled value per function: a pixel network compiles once for all bins and runs."""
+    return jax.jit(value)
+
+
 def temporal_order(value, params, observations, triples: np.ndarray, batch: int = 256) -> float:
     """The share of (far, near, goal) rows where V(near, goal) > V(far, goal) (ties count half).
     `value(params, observations, goals)` returns V per row; it runs jitted on `batch` rows at a time
     (the last batch padded), so a pixel value needs no more memory than training did."""
     if not len(triples):
         return float("nan")
-    fn = jax.jit(value)
+    fn = _jitted(value)
     scores = []
     for start in range(0, len(triples), batch):
         rows = triples[start : start + batch]
