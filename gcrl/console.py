@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 import time
 from datetime import timedelta
 
@@ -21,7 +20,12 @@ class _BarOwner:
 
     _bar = None
 
+    _lines = None
+
     def close(self) -> None:
+        if self._lines is not None:
+            self._lines.stop()
+            self._lines = None
         if self._bar is not None:
             self._bar.stop()
             self._bar = None
@@ -33,12 +37,44 @@ class _BarOwner:
         self.close()
 
 
-class Reporter(_BarOwner):
-    """Progress of long work: done/total, rate, elapsed and ETA. Silent when disabled."""
+class _ProgressLines:
+    """A progress bar's content as a plain line every `every` seconds and at the end: rich draws
+    nothing but the final state when stderr is not a terminal (a log file, nohup, CI)."""
 
-    def __init__(self, description: str, total: int, unit: str = "steps", enabled: bool = True, start: int = 0):
-        self._bar = None
+    def __init__(self, description: str, total: int, unit: str, start: int, every: float):
+        self._description, self._total, self._unit, self._every = description, total, unit, every
+        self._done = self._start = start
+        self._t0 = self._last = time.monotonic()
+
+    def advance(self, n: int) -> None:
+        self._done += n
+        if time.monotonic() - self._last >= self._every:
+            self._print()
+
+    def stop(self) -> None:
+        self._print()
+
+    def _print(self) -> None:
+        self._last = now = time.monotonic()
+        elapsed, done = now - self._t0, self._done - self._start
+        rate = done / elapsed if elapsed > 0 and done else None
+        eta = (self._total - self._done) / rate if rate else None
+        share = f" ({100 * self._done / self._total:.0f}%)" if self._total else ""
+        speed = f", {rate:,.1f} {self._unit}/s" if rate else ""
+        err_console.print(f"{self._description} {self._done:,}/{self._total:,}{share}{speed}, elapsed {_clock(elapsed)}, ETA {_clock(eta)}",
+                          highlight=False, soft_wrap=True)
+
+
+class Reporter(_BarOwner):
+    """Progress of long work: done/total, rate, elapsed and ETA. Silent when disabled; a line a
+    minute (`line_every` seconds) when stderr is not a terminal."""
+
+    def __init__(self, description: str, total: int, unit: str = "steps", enabled: bool = True, start: int = 0, line_every: float = 60.0):
+        self._bar = self._lines = None
         if not enabled:
+            return
+        if not err_console.is_terminal:
+            self._lines = _ProgressLines(description, total, unit, start, line_every)
             return
         self._bar = Progress(
             TextColumn("[bold]{task.description}"),
@@ -51,13 +87,15 @@ class Reporter(_BarOwner):
             TimeRemainingColumn(),
             console=err_console,
             transient=False,
-            refresh_per_second=4 if sys.stderr.isatty() else 0.2,
+            refresh_per_second=4,
         )
         self._unit = unit
         self._task = self._bar.add_task(description, total=total, completed=start, rate="")
         self._bar.start()
 
     def advance(self, n: int = 1, **fields) -> None:
+        if self._lines is not None:
+            self._lines.advance(n)
         if self._bar is None:
             return
         self._bar.advance(self._task, n)
@@ -84,12 +122,13 @@ class RunsReporter(_BarOwner):
 
     The caller supplies the ETA (from the pace of the runs trained so far): rich's own estimate needs
     steady ticks, and a run takes minutes. `live=False` prints one line per update instead of a bar,
-    for when each run draws its own progress bars on the terminal."""
+    for when each run draws its own progress bars on the terminal, and so does a stderr that is not
+    a terminal."""
 
     def __init__(self, total: int, finished: int = 0, live: bool = True, enabled: bool = True):
         self._total, self._start, self._live, self._enabled = total, time.monotonic(), live, enabled
         self._bar = None
-        if enabled and live:
+        if enabled and live and err_console.is_terminal:
             self._bar = Progress(
                 TextColumn("[bold]sweep"),
                 BarColumn(),
@@ -100,7 +139,7 @@ class RunsReporter(_BarOwner):
                 _Countdown(),
                 console=err_console,
                 transient=False,
-                refresh_per_second=1 if sys.stderr.isatty() else 0.1,
+                refresh_per_second=1,
             )
             self._task = self._bar.add_task("sweep", total=total, completed=finished, counts="", eta_at=None)
             self._bar.start()
