@@ -35,7 +35,7 @@ from gcrl.experiments.report import find_runs, is_finished, read_eval
 DATASET = "pointmaze-medium-navigate-v0"
 GRID, GCRL_ROOT = Path("results/acceptance.toml"), Path("results/acceptance")
 OUT = Path("results/side_by_side")
-AGENTS = ("gcivl", "hiql", "saw", "gciql", "qrl", "crl", "ris", "gcwae")
+AGENTS = ("gcbc", "gcivl", "hiql", "saw", "gciql", "qrl", "crl", "ris", "gcwae")
 # hyperparameters.sh's flags for pointmaze-medium-navigate-v0; RIS and GCWAE have no line there and run their defaults.
 DATASET_FLAGS = {
     "gcbc": [],
