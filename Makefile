@@ -28,6 +28,7 @@ results: $(INSTALLED)
 	$(BIN)/gcrl sweep results/sweep.toml
 	$(BIN)/gcrl sweep results/hierarchy.toml
 	$(BIN)/gcrl sweep results/baselines.toml
+	$(BIN)/gcrl sweep results/manipulation.toml
 	$(BIN)/python benchmarks/flat_vs_hierarchical.py results/runs --out results
 	$(BIN)/python benchmarks/value_vs_maze_distance.py \
 		$(foreach a,saw hiql,$(foreach m,medium large giant,results/runs/pointmaze-$(m)-navigate-v0/$(a)/seed0)) \
