@@ -49,6 +49,7 @@ DATASET_FLAGS = {
     "gcwae": [],
 }
 CPU_SIZE = ["--agent.batch_size=256", "--agent.actor_hidden_dims=(256,256)", "--agent.value_hidden_dims=(256,256)"]
+NO_VALUE = {"gcbc"}  # its config has no value network, and main.py rejects a flag for one
 # SAW's subpolicy has its own width there (3 x 512 by default); gcrl's cpu preset sizes it as the other actors.
 AGENT_SIZE = {"saw": ["--agent.low_actor_hidden_dims=(256,256)"]}
 
@@ -75,7 +76,8 @@ GCWAE_FLAT_ACT = (
 
 def published_flags(agent: str) -> list[str]:
     """The published main.py's --agent.* flags matching gcrl's cpu configuration of `agent`."""
-    return [*DATASET_FLAGS[agent], *CPU_SIZE, *AGENT_SIZE.get(agent, [])]
+    size = [flag for flag in CPU_SIZE if not (agent in NO_VALUE and flag.startswith("--agent.value_"))]
+    return [*DATASET_FLAGS[agent], *size, *AGENT_SIZE.get(agent, [])]
 
 
 def prepare_code(published: Path, scratch: Path) -> Path:
