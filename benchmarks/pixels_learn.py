@@ -189,7 +189,7 @@ def report(args, random: dict, values: dict, strip: Path | None) -> Path:
         "",
         f"Dataset: {DATASET} as `gcrl datasets generate` renders it, {frames[train_path]:,} training frames, {frames[val_path]:,} held out. "
         f"The published pixel settings (IMPALA encoder, batch {args.batch_size or 256}{'' if args.batch_size in (None, 256) else ' instead of 256'}, "
-        f"random crops p = 0.5), {args.steps:,} updates: "
+        f"random crops p = 0.5) but the cpu preset's 2 x 256 layers after the encoder (published: 3 x 512), {args.steps:,} updates: "
         f"{100 * args.steps / PUBLISHED_STEPS:.2f}% of the published {PUBLISHED_STEPS:,}. Rerun: "
         f"`python benchmarks/pixels_learn.py --agents {','.join(args.agents)} --steps {args.steps} --eval-episodes {args.eval_episodes}"
         f"{f' --batch-size {args.batch_size}' if args.batch_size else ''}`.",

@@ -60,7 +60,7 @@ class _ProgressLines:
         rate = done / elapsed if elapsed > 0 and done else None
         eta = (self._total - self._done) / rate if rate else None
         share = f" ({100 * self._done / self._total:.0f}%)" if self._total else ""
-        speed = f", {rate:,.1f} {self._unit}/s" if rate else ""
+        speed = f", {rate:,.1f} {self._unit}/s" if rate and rate >= 10 else f", {rate:.3g} {self._unit}/s" if rate else ""
         err_console.print(f"{self._description} {self._done:,}/{self._total:,}{share}{speed}, elapsed {_clock(elapsed)}, ETA {_clock(eta)}",
                           highlight=False, soft_wrap=True)
 

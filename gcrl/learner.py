@@ -4,6 +4,7 @@ a convolutional encoder: one compiled update called from the host, see `convolut
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import NamedTuple
 
 import jax
@@ -211,12 +212,16 @@ class HostLoopChunk:
     def compile(self) -> "HostLoopChunk":
         return self
 
-    def __call__(self, state: TrainState, data: DeviceData):
+    def __call__(self, state: TrainState, data: DeviceData, on_update: Callable[[], None] | None = None):
+        """`on_update` is called as each update finishes (waiting for it: an update takes seconds here)."""
         first_update = state.step + 1
         outputs = []
         for _ in range(self.num_updates):
             state, out = self.step(state, data)
             outputs.append(out)
+            if on_update is not None:
+                jax.block_until_ready(state.step)
+                on_update()
         axis = 1 if self.seed_axis else 0  # the updates' axis, after the seeds'
         metrics, bad = jax.tree_util.tree_map(lambda *xs: jnp.stack(xs, axis), *outputs)
         return self.summary(state, metrics, bad, first_update)

@@ -3,7 +3,8 @@
     open_runs   the run directories, new or resumed, each locked to this process
     load        the dataset, on the device
     build       the agent and its state: fresh, or each seed's newest verified checkpoint
-    compile     a chunk of `log_every` updates as one lax.scan, and the validation loss
+    compile     a chunk of updates as one lax.scan (up to the next log, checkpoint or evaluation),
+                and the validation loss
     per chunk   update -> check health -> log -> checkpoint -> evaluate
     finish      the last checkpoint, summary.json, the closing line
 
@@ -23,6 +24,7 @@ import resource
 import signal
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -37,7 +39,7 @@ from gcrl.data import load, names, sampling
 from gcrl.data.dataset import Dataset
 from gcrl.data.files import write_text
 from gcrl.errors import DivergenceError, GcrlError
-from gcrl.learner import HEALTH, init_state, make_loss_eval, make_train_chunk, seed_state, stack_states
+from gcrl.learner import HEALTH, HostLoopChunk, init_state, make_loss_eval, make_train_chunk, seed_state, stack_states
 from gcrl.logger import MetricsLogger
 from gcrl.policy import Policy, save_spec
 from gcrl.runlock import DirectoryLock, remove_partials
@@ -357,7 +359,7 @@ class Program:
 
     def __init__(self, job: Job):
         cfg = job.train_cfg
-        self.job, self.size = job, max(1, min(cfg.log_every, cfg.steps))
+        self.job, self.size = job, max(1, min(chunk_length(0, cfg), cfg.steps))
         self._chunks: dict[int, object] = {}
         start = time.perf_counter()
         self._chunks[self.size] = self._make(self.size).lower(job.state, job.data).compile()
@@ -381,15 +383,30 @@ class Program:
         return jax.device_get(self.val_loss(state, self.job.val_data, keys))
 
 
+def chunk_length(step: int, cfg: TrainConfig) -> int:
+    """Updates in the chunk after update `step`: up to the next multiple of log_every,
+    checkpoint_every or eval_every (or the end), so that each happens at the update asked for
+    (a checkpoint every 100 updates in chunks of 1,000 would otherwise come every 1,000)."""
+    intervals = [cfg.log_every, cfg.checkpoint_every] + ([cfg.eval_every] if cfg.eval_every else [])
+    return min([cfg.steps - step] + [k - step % k for k in intervals])
+
+
 # ---- one chunk's phases ---------------------------------------------------------------------------
 
-def update_phase(job: Job, program: Program) -> tuple[int, dict]:
-    """Run the next chunk of updates; returns (its length, its metrics on the host)."""
-    n = min(program.size, job.train_cfg.steps - job.step)
+def update_phase(job: Job, program: Program, progress: Callable[[int], None] = lambda n: None) -> tuple[int, dict]:
+    """Run the next chunk of updates; returns (its length, its metrics on the host). `progress` hears
+    of the updates done: update by update where the chunk is the host's loop, else once at its end."""
+    n = chunk_length(job.step, job.train_cfg)
     t0 = time.perf_counter()
-    job.state, metrics = program.chunk(n)(job.state, job.data)
+    chunk = program.chunk(n)
+    if isinstance(chunk, HostLoopChunk):
+        job.state, metrics = chunk(job.state, job.data, on_update=lambda: progress(1))
+    else:
+        job.state, metrics = chunk(job.state, job.data)
     faults.point("update-chunk")  # tests kill here, with the chunk in flight
     metrics = jax.device_get(metrics)
+    if not isinstance(chunk, HostLoopChunk):
+        progress(n)
     job.timings.train_s += time.perf_counter() - t0
     job.timings.updates += n
     job.step += n
@@ -464,12 +481,11 @@ def loop(job: Job, program: Program) -> None:
         with _StopFlag() as stop:
             while job.step < cfg.steps and not stop.requested:
                 previous = job.step
-                n, metrics = update_phase(job, program)
+                n, metrics = update_phase(job, program, progress=lambda k: reporter.advance(k))
                 health = metrics.pop(HEALTH)
                 job.metric_names = list(metrics)
                 log_phase(job, metrics, program.validation(job.state))
                 check_health(job, health, n)
-                reporter.advance(n)
                 evaluate_now = _can_evaluate(job) and (job.step == cfg.steps or (cfg.eval_every and previous // cfg.eval_every != job.step // cfg.eval_every))
                 if evaluate_now or job.step % cfg.checkpoint_every < n or job.step == cfg.steps:
                     save_phase(job, eval_pending=bool(evaluate_now))

@@ -265,7 +265,10 @@ def test_a_convolutional_agent_on_a_cpu_runs_its_chunk_update_by_update_with_the
         history.append(metrics)
     chunk = make_train_chunk(agent, 8, 3)
     assert isinstance(chunk, HostLoopChunk) == (jax.default_backend() == "cpu")
-    chunked, metrics = chunk.lower(init_state(agent, jax.random.PRNGKey(0)), data).compile()(init_state(agent, jax.random.PRNGKey(0)), data)
+    ticks = []  # the host's loop reports each update as it finishes (progress for updates of seconds)
+    call = chunk.lower(init_state(agent, jax.random.PRNGKey(0)), data).compile()
+    chunked, metrics = call(init_state(agent, jax.random.PRNGKey(0)), data, **({"on_update": lambda: ticks.append(1)} if isinstance(call, HostLoopChunk) else {}))
+    assert len(ticks) == (3 if isinstance(call, HostLoopChunk) else 0)
     close = lambda a, c: np.testing.assert_allclose(a, c, rtol=1e-4, atol=1e-5)  # noqa: E731  (XLA's convolutions round differently by program)
     jax.tree_util.tree_map(close, plain.params, chunked.params)
     for name in history[0]:

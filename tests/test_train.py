@@ -173,3 +173,23 @@ def test_a_file_dataset_without_env_trains_on_losses_and_says_how_to_evaluate(np
     assert "--env ENV evaluates it in one" in capsys.readouterr().out and not (run / "eval.csv").exists()
     assert main(["evaluate", str(run), "--episodes", "1", "--quiet"]) == 2
     assert "name one with --env ENV" in capsys.readouterr().err
+
+
+def test_chunks_end_at_every_log_checkpoint_and_evaluation_step():
+    """A chunk never runs past a checkpoint or an evaluation that is due: with checkpoints every
+    100 updates and logs every 1,000 (pixels_learn's settings), chunks are 100 long."""
+    from gcrl.config import TrainConfig
+    from gcrl.train import chunk_length
+
+    def lengths(cfg):
+        step, out = 0, []
+        while step < cfg.steps:
+            out.append(chunk_length(step, cfg))
+            step += out[-1]
+        return out
+
+    assert lengths(TrainConfig(steps=1000, log_every=1000, checkpoint_every=100)) == [100] * 10
+    assert lengths(TrainConfig(steps=2500, log_every=1000, checkpoint_every=10_000, eval_every=0)) == [1000, 1000, 500]
+    assert lengths(TrainConfig(steps=3000, log_every=1000, checkpoint_every=1500, eval_every=0)) == [1000, 500, 500, 1000]
+    assert lengths(TrainConfig(steps=1200, log_every=500, checkpoint_every=10_000, eval_every=300)) == [300, 200, 100, 300, 100, 200]
+    assert chunk_length(250, TrainConfig(steps=1000, log_every=1000, checkpoint_every=100)) == 50  # resumed mid-interval
