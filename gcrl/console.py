@@ -19,8 +19,7 @@ class _BarOwner:
     """Closes its rich progress bar (if any) on close() and on leaving a `with` block."""
 
     _bar = None
-
-    _lines = None
+    _lines = None  # Reporter's plain lines, where stderr is not a terminal
 
     def close(self) -> None:
         if self._lines is not None:
