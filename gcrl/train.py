@@ -359,7 +359,7 @@ class Program:
 
     def __init__(self, job: Job):
         cfg = job.train_cfg
-        self.job, self.size = job, max(1, min(chunk_length(0, cfg), cfg.steps))
+        self.job, self.size = job, chunk_length(0, cfg)  # the usual length; a shorter one compiles when needed
         self._chunks: dict[int, object] = {}
         start = time.perf_counter()
         self._chunks[self.size] = self._make(self.size).lower(job.state, job.data).compile()
