@@ -27,6 +27,7 @@ class TrainConfig:
     seed: int = 0
     log_every: int = 1_000  # updates per jitted chunk; train/val losses are logged at this interval
     eval_every: int = 0  # 0: evaluate once at the end
+    eval_from: int = 0  # no evaluation before this update but the last (a score over the last few needs only those)
     eval_episodes: int = 50  # per task
     eval_temperature: float = 0.0
     # Where to evaluate: '' is the dataset's own environment (a file dataset has none); else an OGBench
@@ -88,7 +89,7 @@ _PROBABILITY = _within(0, 1)
 # The valid range of every numeric setting, by name, for whichever agent has it.
 RULES: dict[str, tuple] = {
     "steps": _at_least(1), "batch_size": _at_least(1), "log_every": _at_least(1), "checkpoint_every": _at_least(1),
-    "keep_checkpoints": _at_least(1), "eval_every": _at_least(0), "eval_episodes": _at_least(0), "eval_temperature": _TEMPERATURE,
+    "keep_checkpoints": _at_least(1), "eval_every": _at_least(0), "eval_from": _at_least(0), "eval_episodes": _at_least(0), "eval_temperature": _TEMPERATURE,
     "seed": _at_least(0), "lr": _POSITIVE, "discount": _within(0, 1, open_low=True), "expectile": _within(0, 1, True, True),
     "alpha": _TEMPERATURE, "beta": _TEMPERATURE, "kl_alpha": _TEMPERATURE, "alpha_sub": _TEMPERATURE, "high_alpha": _TEMPERATURE, "low_alpha": _TEMPERATURE,
     "subgoal_steps": _at_least(1), "rep_dim": _at_least(1), "frame_stack": _at_least(1), "p_aug": _PROBABILITY,

@@ -391,6 +391,13 @@ def chunk_length(step: int, cfg: TrainConfig) -> int:
     return min([cfg.steps - step] + [k - step % k for k in intervals])
 
 
+def evaluation_due(previous: int, step: int, cfg: TrainConfig) -> bool:
+    """Whether the chunk of updates from `previous` to `step` ends with an evaluation: at the end of
+    training, and where it reaches a multiple of eval_every from eval_from on."""
+    crossed = bool(cfg.eval_every) and previous // cfg.eval_every != step // cfg.eval_every
+    return step == cfg.steps or (crossed and step >= cfg.eval_from)
+
+
 # ---- one chunk's phases ---------------------------------------------------------------------------
 
 def update_phase(job: Job, program: Program, progress: Callable[[int], None] = lambda n: None) -> tuple[int, dict]:
@@ -486,7 +493,7 @@ def loop(job: Job, program: Program) -> None:
                 job.metric_names = list(metrics)
                 log_phase(job, metrics, program.validation(job.state))
                 check_health(job, health, n)
-                evaluate_now = _can_evaluate(job) and (job.step == cfg.steps or (cfg.eval_every and previous // cfg.eval_every != job.step // cfg.eval_every))
+                evaluate_now = _can_evaluate(job) and evaluation_due(previous, job.step, cfg)
                 if evaluate_now or job.step % cfg.checkpoint_every < n or job.step == cfg.steps:
                     save_phase(job, eval_pending=bool(evaluate_now))
                 if evaluate_now:

@@ -193,3 +193,23 @@ def test_chunks_end_at_every_log_checkpoint_and_evaluation_step():
     assert lengths(TrainConfig(steps=3000, log_every=1000, checkpoint_every=1500, eval_every=0)) == [1000, 500, 500, 1000]
     assert lengths(TrainConfig(steps=1200, log_every=500, checkpoint_every=10_000, eval_every=300)) == [300, 200, 100, 300, 100, 200]
     assert chunk_length(250, TrainConfig(steps=1000, log_every=1000, checkpoint_every=100)) == 50  # resumed mid-interval
+
+
+def test_evaluations_come_every_eval_every_from_eval_from_and_at_the_end():
+    """The manipulation grid's schedule: every 5,000 updates from 15,000 on (the score is the mean of
+    the last three), whatever the chunks; the end always; nothing but the end with eval_every = 0."""
+    from gcrl.config import TrainConfig
+    from gcrl.train import chunk_length, evaluation_due
+
+    def evaluations(cfg):
+        step, out = 0, []
+        while step < cfg.steps:
+            previous, step = step, step + chunk_length(step, cfg)
+            out += [step] if evaluation_due(previous, step, cfg) else []
+        return out
+
+    assert evaluations(TrainConfig(steps=25_000, eval_every=5000, eval_from=15_000)) == [15_000, 20_000, 25_000]
+    assert evaluations(TrainConfig(steps=25_000, eval_every=5000)) == [5000, 10_000, 15_000, 20_000, 25_000]
+    assert evaluations(TrainConfig(steps=12_000, eval_every=5000, eval_from=12_000)) == [12_000]
+    assert evaluations(TrainConfig(steps=12_000, eval_every=0, eval_from=3000)) == [12_000]
+    assert evaluation_due(14_000, 15_500, TrainConfig(steps=25_000, log_every=1500, eval_every=5000, eval_from=15_000))  # a chunk that crosses it
