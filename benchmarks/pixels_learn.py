@@ -2,7 +2,7 @@
 dataset, with the published pixel settings (IMPALA encoder, batch 256, random crops), evaluated on
 OGBench's visual-cube-single-v0, beside a random policy and beside the same agents untrained.
 
-    python benchmarks/pixels_learn.py [--agents saw,hiql] [--steps 1000] [--eval-episodes 10] [--episodes 15] [--root results/pixels]
+    python benchmarks/pixels_learn.py [--agents saw,hiql] [--steps 200] [--eval-episodes 4] [--episodes 15] [--root results/pixels]
 
 Phases, each skipping what is done (rerun the same command after an interruption):
 1. data: `gcrl datasets generate visual-cube-single-play-v0 --episodes E` unless it is on disk.
@@ -221,11 +221,11 @@ def main() -> None:
     os.environ.setdefault("MUJOCO_GL", headless_backend())
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--agents", default="saw,hiql", help="agents with a value (default saw,hiql)")
-    parser.add_argument("--steps", type=int, default=1000, help="updates per agent (default 1000: about 3 hours each on 2 CPU cores)")
+    parser.add_argument("--steps", type=int, default=200, help="updates per agent (default 200: about 40 minutes each on 2 CPU cores, so that the whole benchmark fits in a working session)")
     parser.add_argument("--batch-size", type=int, help="default: the published 256")
-    parser.add_argument("--eval-episodes", type=int, default=10, help="episodes per task, for the agents and the random policy (default 10)")
+    parser.add_argument("--eval-episodes", type=int, default=4, help="episodes per task, for the agents and the random policy (default 4: about 30 s each on a CPU)")
     parser.add_argument("--episodes", type=int, default=15, help="training episodes to render when the dataset is missing (default 15)")
-    parser.add_argument("--checkpoint-every", type=int, default=100, help="updates between checkpoints (default 100)")
+    parser.add_argument("--checkpoint-every", type=int, default=50, help="updates between checkpoints (default 50)")
     parser.add_argument("--triples", type=int, default=512, help="frame triples per distance bin in the value check (default 512)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--root", default="results/pixels")
