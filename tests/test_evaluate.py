@@ -227,3 +227,17 @@ def test_the_expected_time_leaves_out_the_first_step_which_compiles(monkeypatch)
         envs[0].close()
     seconds = float(said[0].split(": ")[1].split(" s per step")[0])
     assert seconds < 0.5, said
+
+
+def test_making_and_stepping_a_manipulation_env_prints_no_warnings():
+    """OGBench's two harmless warnings (glfw without a screen, the action Box cast to float32) would
+    otherwise fill every evaluation worker's part of train.log."""
+    import warnings
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        env = make_envs("cube-single-v0", 1)[0]
+        env.reset(seed=0)
+        env.step(env.action_space.sample())
+        env.close()
+    assert [str(w.message) for w in caught] == []

@@ -51,7 +51,6 @@ import multiprocessing
 import os
 import signal
 import traceback
-import warnings
 from collections.abc import Callable
 from contextlib import closing
 from dataclasses import dataclass, field
@@ -62,6 +61,7 @@ import numpy as np
 from gcrl import faults
 from gcrl.console import Reporter
 from gcrl.data import names
+from gcrl.envs import mute_harmless_warnings
 from gcrl.errors import DatasetError, GcrlError
 
 # The manipulation environments gcrl generates, with their training episode counts (commands.sh).
@@ -192,13 +192,11 @@ class Collector:
         self.on_rows: Callable[[int], None] | None = None  # told of rows collected (taken back: negative)
         if proto.render is not None:
             proto.render.prepare_process()  # the GL backend is chosen when mujoco is imported, just below
-        with warnings.catch_warnings():  # two harmless ones, printed again by every worker otherwise
-            warnings.filterwarnings("ignore", message=".*DISPLAY environment variable")  # glfw, no screen
-            warnings.filterwarnings("ignore", message=".*precision lowered by casting")  # the [-1, 1] action Box
-            import ogbench.manipspace  # noqa: F401  (registers the environments)
+        mute_harmless_warnings()
+        import ogbench.manipspace  # noqa: F401  (registers the environments)
 
-            self.env = gymnasium.make(proto.env_name, terminate_at_goal=False, mode="data_collection", max_episode_steps=proto.max_episode_steps)
-            self.agents = make_oracles(self.env, proto)
+        self.env = gymnasium.make(proto.env_name, terminate_at_goal=False, mode="data_collection", max_episode_steps=proto.max_episode_steps)
+        self.agents = make_oracles(self.env, proto)
         if proto.render is not None:
             proto.render.apply(self.env.unwrapped)
         self.has_button_states = hasattr(self.env.unwrapped, "_cur_button_states")

@@ -15,6 +15,7 @@ import traceback
 
 import numpy as np
 
+from gcrl.envs import mute_harmless_warnings
 from gcrl.errors import GcrlError
 
 # One episode's step as the evaluation needs it: (index, observation, done, success, xy or None).
@@ -31,8 +32,10 @@ def make_envs(env_name: str, count: int, **kwargs) -> list:
     import gymnasium
 
     import gcrl.envs.pixel_maze  # noqa: F401  (registers gcrl's pixel-pointmaze environments)
+
     import ogbench  # noqa: F401  (registers the environments)
 
+    mute_harmless_warnings()
     return [gymnasium.make(env_name, **kwargs) for _ in range(count)]
 
 
