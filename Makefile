@@ -21,7 +21,7 @@ run: $(INSTALLED)
 test: $(INSTALLED)
 	$(BIN)/python -m pytest -q
 
-# The results page, results/README.md: the grids of results/*.toml (finished runs are skipped,
+# The results pages, results/README.md (pointmaze) and results/manipulation.md: the grids of results/*.toml (finished runs are skipped,
 # interrupted ones resume; the run records are committed), the flat-vs-hierarchical evaluations, then the page.
 # About 7 hours on 2 cores.
 results: $(INSTALLED)
@@ -33,8 +33,10 @@ results: $(INSTALLED)
 	$(BIN)/python benchmarks/value_vs_maze_distance.py \
 		$(foreach a,saw hiql,$(foreach m,medium large giant,results/runs/pointmaze-$(m)-navigate-v0/$(a)/seed0)) \
 		--out results/value_check.md
-	$(BIN)/gcrl report results/runs --out results --name README.md --intro results/intro.md \
+	$(BIN)/gcrl report $(foreach m,medium large giant,results/runs/pointmaze-$(m)-navigate-v0) --out results --name README.md --intro results/intro.md \
 		--include results/flat_vs_hierarchical.md --include results/value_check.md --maze-agent saw
+	$(BIN)/gcrl report results/runs/cube-single-play-v0 results/runs/scene-play-v0 --out results \
+		--name manipulation.md --intro results/manipulation_intro.md
 
 clean:
 	rm -rf $(VENV) .pytest_cache build *.egg-info
