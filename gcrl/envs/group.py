@@ -33,9 +33,9 @@ def make_envs(env_name: str, count: int, **kwargs) -> list:
 
     import gcrl.envs.pixel_maze  # noqa: F401  (registers gcrl's pixel-pointmaze environments)
 
+    mute_harmless_warnings()  # before mujoco's import, where glfw warns
     import ogbench  # noqa: F401  (registers the environments)
 
-    mute_harmless_warnings()
     return [gymnasium.make(env_name, **kwargs) for _ in range(count)]
 
 
