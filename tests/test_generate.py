@@ -20,6 +20,16 @@ def test_protocol_matches_ogbench_commands():
         G.protocol("antmaze-medium-navigate-v0")
 
 
+def test_every_generator_splits_a_tenth_for_validation_but_at_least_one():
+    from gcrl.data.names import episodes_with_validation
+
+    assert [episodes_with_validation(n) for n in (1, 9, 10, 19, 20, 1000)] == [2, 10, 11, 20, 22, 1100]
+    with pytest.raises(DatasetError, match="--episodes must be at least 1, got 0"):
+        episodes_with_validation(0)
+    with pytest.raises(DatasetError, match="--episodes must be at least 1"):
+        G.generate_arrays("pointmaze-medium-stitch-v0", episodes=-2, progress=False)
+
+
 def test_same_seed_same_arrays_other_seed_other_arrays():
     a, _ = G.generate_arrays("pointmaze-medium-stitch-v0", episodes=2, seed=3, progress=False)
     b, _ = G.generate_arrays("pointmaze-medium-stitch-v0", episodes=2, seed=3, progress=False)

@@ -93,52 +93,23 @@ def _pointmaze_arrays(name: str, episodes: int | None, seed: int, progress: bool
     import gymnasium
 
     import ogbench.locomaze  # noqa: F401  (registers the environments)
-    from gcrl.envs.maze import MazeOracle, free_cells, vertex_cells
+    from gcrl.envs.maze import MazeOracle
 
-    parsed = names.parse(name)
-    proto = protocol(name)
+    parsed, proto = names.parse(name), protocol(name)
     train_episodes = proto.episodes if episodes is None else episodes
-    if train_episodes < 1:
-        raise DatasetError(f"--episodes must be at least 1, got {train_episodes}.")
-    val_episodes = max(1, train_episodes // 10)
-    total_episodes = train_episodes + val_episodes
-    steps = proto.max_episode_steps
-
+    total_episodes, steps = names.episodes_with_validation(train_episodes), proto.max_episode_steps
     env = gymnasium.make(parsed.env_name, terminate_at_goal=False, max_episode_steps=steps).unwrapped
     oracle = MazeOracle(env)
-    all_cells, goal_cells = free_cells(oracle.maze_map), vertex_cells(oracle.maze_map)
+    arrays = _empty_arrays(env, total_episodes, steps)
 
     saved_state = np.random.get_state()
-    np.random.seed(seed)
+    np.random.seed(seed)  # OGBench's protocol (and its environment) draw from the global generator
     env.action_space.seed(seed)
-    rng = np.random  # OGBench's protocol (and its environment) draw from the global generator
-    ob_dim = env.observation_space.shape[0]
-    obs = np.empty((total_episodes * steps, ob_dim), np.float32)
-    actions = np.empty((total_episodes * steps, 2), np.float32)
-    qpos = np.empty((total_episodes * steps, env.model.nq), np.float32)
-    qvel = np.empty((total_episodes * steps, env.model.nv), np.float32)
-    terminals = np.zeros(total_episodes * steps, bool)
-    terminals[steps - 1 :: steps] = True
-
     bar = Reporter(f"generate {name}", total_episodes * steps, "steps", enabled=progress)
     try:
-        row = 0
         for episode in range(total_episodes):
-            init_ij, goal_ij = _episode_task(parsed.kind, oracle.maze_map, all_cells, goal_cells, rng)
-            ob, _ = env.reset(
-                seed=seed if episode == 0 else None, options=dict(task_info=dict(init_ij=init_ij, goal_ij=goal_ij))
-            )
-            direction = None
-            for step in range(steps):
-                direction = _direction(parsed.kind, step, direction, env, oracle, rng)
-                action = np.clip(direction + rng.normal(0, proto.noise, 2), -1, 1)
-                next_ob, _, _, _, info = env.step(action)
-                if info["success"] and parsed.kind == "navigate":
-                    env.set_goal(goal_cells[rng.randint(len(goal_cells))])
-                obs[row], actions[row] = ob, action
-                qpos[row], qvel[row] = info["prev_qpos"], info["prev_qvel"]
-                ob = next_ob
-                row += 1
+            rows = slice(episode * steps, (episode + 1) * steps)
+            _record_episode(env, oracle, parsed.kind, proto.noise, seed if episode == 0 else None, arrays, rows)
             bar.advance(steps)
             faults.point("dataset-generation")  # tests kill here, episodes in memory, nothing on disk
     finally:
@@ -147,8 +118,42 @@ def _pointmaze_arrays(name: str, episodes: int | None, seed: int, progress: bool
         env.close()
 
     cut = train_episodes * steps
-    arrays = dict(observations=obs, actions=actions, terminals=terminals, qpos=qpos, qvel=qvel)
     return {k: v[:cut] for k, v in arrays.items()}, {k: v[cut:] for k, v in arrays.items()}
+
+
+def _empty_arrays(env, episodes: int, steps: int) -> dict[str, np.ndarray]:
+    """OGBench's fields and dtypes for `episodes` episodes of `steps` steps, terminals already set."""
+    rows = episodes * steps
+    terminals = np.zeros(rows, bool)
+    terminals[steps - 1 :: steps] = True
+    return dict(
+        observations=np.empty((rows, env.observation_space.shape[0]), np.float32),
+        actions=np.empty((rows, 2), np.float32),
+        terminals=terminals,
+        qpos=np.empty((rows, env.model.nq), np.float32),
+        qvel=np.empty((rows, env.model.nv), np.float32),
+    )
+
+
+def _record_episode(env, oracle, kind: str, noise: float, reset_seed: int | None, arrays: dict, rows: slice) -> None:
+    """One episode from a fresh task into `arrays[rows]`: the noiseless direction plus Gaussian
+    noise, clipped; a navigate episode gets a new goal cell each time it reaches one."""
+    from gcrl.envs.maze import free_cells, vertex_cells
+
+    rng = np.random
+    all_cells, goal_cells = free_cells(oracle.maze_map), vertex_cells(oracle.maze_map)
+    init_ij, goal_ij = _episode_task(kind, oracle.maze_map, all_cells, goal_cells, rng)
+    ob, _ = env.reset(seed=reset_seed, options=dict(task_info=dict(init_ij=init_ij, goal_ij=goal_ij)))
+    direction = None
+    for step, row in enumerate(range(rows.start, rows.stop)):
+        direction = _direction(kind, step, direction, env, oracle, rng)
+        action = np.clip(direction + rng.normal(0, noise, 2), -1, 1)
+        next_ob, _, _, _, info = env.step(action)
+        if info["success"] and kind == "navigate":
+            env.set_goal(goal_cells[rng.randint(len(goal_cells))])
+        arrays["observations"][row], arrays["actions"][row] = ob, action
+        arrays["qpos"][row], arrays["qvel"][row] = info["prev_qpos"], info["prev_qvel"]
+        ob = next_ob
 
 
 def _direction(kind: str, step: int, previous, env, oracle, rng) -> np.ndarray:

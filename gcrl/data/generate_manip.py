@@ -431,9 +431,7 @@ def collect(name: str, episodes: int | None = None, seed: int = 0, progress: boo
     if max_episode_steps is not None:
         proto = dataclasses.replace(proto, max_episode_steps=max_episode_steps)
     train_episodes = proto.episodes if episodes is None else episodes
-    if train_episodes < 1:
-        raise DatasetError(f"--episodes must be at least 1, got {train_episodes}.")
-    total = train_episodes + max(1, train_episodes // 10)  # at least one, so that the val file loads
+    total = names.episodes_with_validation(train_episodes)
     steps = proto.max_episode_steps
     workers = min(default_workers() if workers is None else max(1, workers), total)
 

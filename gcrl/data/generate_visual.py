@@ -265,9 +265,7 @@ def render_dataset(proto: generate_manip.ManipProtocol, train_path: Path, val_pa
                    workers: int | None = None, progress: bool = True, description: str = "render") -> None:  # fmt: skip
     """Roll out and render `train_episodes` + a tenth (at least one) validation episodes into the
     two .npz files, in episode order whatever order the workers finish them in."""
-    if train_episodes < 1:
-        raise DatasetError(f"--episodes must be at least 1, got {train_episodes}.")
-    total = train_episodes + max(1, train_episodes // 10)
+    total = names.episodes_with_validation(train_episodes)
     steps = proto.max_episode_steps
     workers = min(generate_manip.default_workers() if workers is None else max(1, workers), total)
     train, val = SplitWriter(train_path, train_episodes, steps), None

@@ -112,3 +112,12 @@ def parse(name: str) -> DatasetName:
         pixels=env.startswith(("visual-", "pixel-", "powderworld")),
         discrete_actions=env.startswith("powderworld"),
     )
+
+
+def episodes_with_validation(train_episodes: int) -> int:
+    """All the episodes a generated dataset holds: the training ones plus a tenth as many for
+    validation, as OGBench's scripts split them, but at least one (the script makes none below ten
+    episodes, and then the validation file would not load)."""
+    if train_episodes < 1:
+        raise DatasetError(f"--episodes must be at least 1, got {train_episodes}.")
+    return train_episodes + max(1, train_episodes // 10)
