@@ -59,7 +59,7 @@ class _ProgressLines:
         rate = done / elapsed if elapsed > 0 and done else None
         eta = (self._total - self._done) / rate if rate else None
         share = f" ({100 * self._done / self._total:.0f}%)" if self._total else ""
-        speed = f", {rate:,.1f} {self._unit}/s" if rate and rate >= 10 else f", {rate:.3g} {self._unit}/s" if rate else ""
+        speed = f", {rate_text(rate, 1)} {self._unit}/s" if rate else ""
         err_console.print(f"{self._description} {self._done:,}/{self._total:,}{share}{speed}, elapsed {_clock(elapsed)}, ETA {_clock(eta)}",
                           highlight=False, soft_wrap=True)
 
@@ -152,6 +152,12 @@ class RunsReporter(_BarOwner):
         else:
             elapsed = time.monotonic() - self._start
             console.print(f"[bold]sweep[/] {finished}/{self._total} runs: {counts}, elapsed {_clock(elapsed)}, ETA {_clock(eta_s)}", highlight=False)
+
+
+def rate_text(rate: float, decimals: int = 0) -> str:
+    """A rate for people: `decimals` places from 10 up, else three significant figures, so that a
+    pixel run's 0.152 updates/s does not print as 0."""
+    return f"{rate:,.{decimals}f}" if rate >= 10 else f"{rate:.3g}"
 
 
 def plural(n: int, what: str) -> str:

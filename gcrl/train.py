@@ -34,7 +34,7 @@ import jax
 from gcrl import agents, checkpoint, config, faults
 from gcrl.agents.base import DataSpec
 from gcrl.config import TrainConfig, to_json
-from gcrl.console import Reporter, console
+from gcrl.console import Reporter, console, rate_text
 from gcrl.data import load, names, sampling
 from gcrl.data.dataset import Dataset
 from gcrl.data.files import write_text
@@ -530,7 +530,7 @@ def _closing_line(job: Job) -> None:
         console.print(f"Saved at update {job.step:,}. Resume with:  gcrl train --resume --run-dir {where}{seeds}")
         return
     t = job.timings.as_dict()
-    per_seed = f"{t['updates_per_s']:.0f} updates/s{' per seed' if many else ''}"
+    per_seed = f"{rate_text(t['updates_per_s'])} updates/s{' per seed' if many else ''}"
     console.print(
         f"Done: {job.step:,} updates at {per_seed} (load {t['load_s']:.1f} s, compile {t['compile_s']:.1f} s, updates "
         f"{t['train_s']:.1f} s, evaluation {t['eval_s']:.1f} s; peak memory {t['peak_rss_mb']:.0f} MB).\n"

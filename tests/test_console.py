@@ -1,6 +1,6 @@
 """Progress where nobody watches a terminal: a log file gets plain lines, not one bar at the end."""
 
-from gcrl.console import Reporter, RunsReporter
+from gcrl.console import Reporter, RunsReporter, rate_text
 
 
 def test_reporter_prints_progress_lines_when_stderr_is_not_a_terminal(capsys):
@@ -34,3 +34,9 @@ def test_sweep_progress_is_a_line_per_update_in_a_log(capsys):
     reporter.update(1, "1 done", 120.0)
     reporter.close()
     assert "sweep 1/3 runs: 1 done" in capsys.readouterr().out
+
+
+def test_slow_rates_keep_three_significant_figures_fast_ones_their_decimals():
+    # a pixel run's closing line once read "200 updates at 0 updates/s"
+    assert [rate_text(r) for r in (0.15234, 0.0112, 3.456, 85.2, 1077.4)] == ["0.152", "0.0112", "3.46", "85", "1,077"]
+    assert rate_text(85.23, 1) == "85.2"
