@@ -153,6 +153,21 @@ def strip_phase(args) -> Path:
     return path
 
 
+def updates_per_s(directory: Path) -> float:
+    with open(directory / "metrics.csv", newline="") as f:
+        return float(list(csv.DictReader(f))[-1]["updates_per_s"])
+
+
+def budget_line(args) -> str:
+    """What the published budget would cost at the rate measured here (the slowest agent's)."""
+    rates = [updates_per_s(run_dir(args, a)) for a in args.agents if (run_dir(args, a) / "metrics.csv").is_file()]
+    if not rates:
+        return ""
+    rate = min(rates)
+    return (f"At {rate:.3g} updates/s, the published {PUBLISHED_STEPS:,} updates would take {PUBLISHED_STEPS / rate / 86_400:.0f} days "
+            f"per agent on this machine ({args.steps:,} took {args.steps / rate / 60:.0f} min): a pixel run at the published budget is a GPU job.")
+
+
 def success_rows(args, random: dict) -> list[str]:
     rows = ["| policy | updates | updates/s | evaluation s/episode | task 1 | task 2 | task 3 | task 4 | task 5 | overall |", "|" + " --- |" * 10]
     for agent in args.agents:
@@ -161,9 +176,7 @@ def success_rows(args, random: dict) -> list[str]:
         if not evals:
             rows.append(f"| {agent} | not evaluated yet | | | | | | | | |")
             continue
-        ev = json.loads(evals[-1].read_text())
-        with open(directory / "metrics.csv", newline="") as f:
-            rate = float(list(csv.DictReader(f))[-1]["updates_per_s"])
+        ev, rate = json.loads(evals[-1].read_text()), updates_per_s(directory)
         tasks = " | ".join(f"{100 * ev['per_task'][str(t)]:.0f}" for t in range(1, 6))
         rows.append(f"| {agent} | {ev['step']:,} | {rate:.3f} | {ev['seconds'] / ev['episodes']:.1f} | {tasks} | {100 * ev['overall']:.0f} |")
     tasks = " | ".join(f"{100 * random['per_task'][str(t)]:.0f}" for t in range(1, 6))
@@ -198,6 +211,8 @@ def report(args, random: dict, values: dict, strip: Path | None) -> Path:
         "",
         *success_rows(args, random),
         "",
+        budget_line(args),
+        "",
         "## The value on held-out frames",
         "",
         "Of two frames before a goal frame in a held-out trajectory, does V rank the later one higher? The share of such triples "
@@ -221,9 +236,9 @@ def main() -> None:
     os.environ.setdefault("MUJOCO_GL", headless_backend())
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--agents", default="saw,hiql", help="agents with a value (default saw,hiql)")
-    parser.add_argument("--steps", type=int, default=200, help="updates per agent (default 200: about 40 minutes each on 2 CPU cores, so that the whole benchmark fits in a working session)")
+    parser.add_argument("--steps", type=int, default=200, help="updates per agent (default 200: about 20 minutes each on 2 CPU cores, 7 more to evaluate, so that the whole benchmark fits in a working session)")
     parser.add_argument("--batch-size", type=int, help="default: the published 256")
-    parser.add_argument("--eval-episodes", type=int, default=4, help="episodes per task, for the agents and the random policy (default 4: about 30 s each on a CPU)")
+    parser.add_argument("--eval-episodes", type=int, default=4, help="episodes per task, for the agents and the random policy (default 4: about 20 s each on 2 CPU cores)")
     parser.add_argument("--episodes", type=int, default=15, help="training episodes to render when the dataset is missing (default 15)")
     parser.add_argument("--checkpoint-every", type=int, default=50, help="updates between checkpoints (default 50)")
     parser.add_argument("--triples", type=int, default=512, help="frame triples per distance bin in the value check (default 512)")

@@ -12,7 +12,7 @@ from gcrl.data.dataset import Dataset
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
 
-from pixels_learn import DATASET, frames_per_trajectory, success_rows, value_rows  # noqa: E402
+from pixels_learn import DATASET, budget_line, frames_per_trajectory, success_rows, value_rows  # noqa: E402
 
 
 def test_success_rows_read_the_last_evaluation_and_the_update_rate(tmp_path):
@@ -27,6 +27,17 @@ def test_success_rows_read_the_last_evaluation_and_the_update_rate(tmp_path):
     assert rows[2] == "| saw | 500 | 0.090 | 32.0 | 20 | 0 | 10 | 0 | 0 | 6 |"
     assert rows[3].startswith("| hiql | not evaluated yet")
     assert rows[4] == "| uniform random actions | - | - | - | 10 | 0 | 0 | 0 | 0 | 2 |"
+
+
+def test_the_budget_line_prices_the_published_updates_at_the_slowest_agents_rate(tmp_path):
+    args = argparse.Namespace(root=str(tmp_path), seed=0, agents=["saw", "hiql", "gcbc"], steps=200)
+    assert budget_line(args) == ""  # nothing trained yet
+    for agent, rate in (("saw", 0.15), ("hiql", 0.3)):  # gcbc has no run: left out
+        (tmp_path / DATASET / agent / "seed0").mkdir(parents=True)
+        (tmp_path / DATASET / agent / "seed0" / "metrics.csv").write_text(f"step,updates_per_s\n200,{rate}\n")
+    line = budget_line(args)
+    assert line.startswith("At 0.15 updates/s, the published 500,000 updates would take 39 days per agent")
+    assert "(200 took 22 min)" in line
 
 
 def test_value_rows_show_initial_against_trained_per_bin():
