@@ -172,12 +172,16 @@ def warn(message: str) -> None:
 
 def run_command(main, *args) -> int:
     """Run a command's main, printing a GcrlError as one `error:` line (exit code 2) instead of a
-    traceback: the cli's handling, for scripts under benchmarks/ too."""
+    traceback, and meeting SIGTERM as Ctrl-C: the cli's handling, for scripts under benchmarks/ too."""
+    from gcrl.stopping import Terminated, sigterm_as_interrupt
+
     try:
-        return main(*args) or 0
+        with sigterm_as_interrupt():
+            return main(*args) or 0
     except GcrlError as err:
         err_console.print(f"[bold red]error:[/] {err}", highlight=False, soft_wrap=True)
         return 2
-    except KeyboardInterrupt:
-        err_console.print("interrupted; nothing half-written was left behind.")
-        return 130
+    except KeyboardInterrupt as stop:
+        terminated = isinstance(stop, Terminated)
+        err_console.print(f"{'terminated' if terminated else 'interrupted'}; nothing half-written was left behind.")
+        return 143 if terminated else 130

@@ -107,13 +107,15 @@ def peak_rss_mb() -> float:
 
 
 class _StopFlag:
-    """First Ctrl-C: finish the chunk, save, exit. Second: abort at once."""
+    """First Ctrl-C (or SIGTERM, a scheduler's stop): finish the chunk, save, exit. Second: abort at once."""
+
+    SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
     def __init__(self):
         self.requested = False
 
     def __enter__(self):
-        self._previous = signal.signal(signal.SIGINT, self._handle)
+        self._previous = {signum: signal.signal(signum, self._handle) for signum in self.SIGNALS}
         return self
 
     def _handle(self, signum, frame):
@@ -123,7 +125,8 @@ class _StopFlag:
         console.print("\n[yellow]Stopping after this chunk of updates and saving (Ctrl-C again to abort)...[/]")
 
     def __exit__(self, *exc):
-        signal.signal(signal.SIGINT, self._previous)
+        for signum, previous in self._previous.items():
+            signal.signal(signum, previous)
 
 
 def run_evaluation(policy: Policy, env_name: str, episodes: int, seed: int, run_dir: Path, step: int, progress: bool, envs=None):

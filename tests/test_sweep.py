@@ -3,10 +3,14 @@ the process pool and Ray."""
 
 import dataclasses
 import json
+import signal
+import subprocess
 import sys
+import time
 
 import pytest
 
+from gcrl import checkpoint
 from gcrl.cli import main
 from gcrl.errors import GcrlError
 from gcrl.experiments import sweep
@@ -108,6 +112,42 @@ def test_a_failed_run_is_recorded_the_sweep_goes_on_and_exits_non_zero(tmp_path,
     done = root / DATASET / "gcbc" / "seed0"
     assert json.loads((done / "summary.json").read_text())["finished"] and "20 updates" in (done / "train.log").read_text()
     assert not (done / ".sweep-result.json").exists()
+
+
+def test_sigterm_to_the_sweep_stops_its_workers_which_save_and_the_sweep_resumes(tmp_path, tiny_maze, capsys):
+    """A scheduler's SIGTERM reaches the sweep's process only (not its workers, as a terminal's
+    Ctrl-C does): the sweep forwards it, each run saves a checkpoint and stops, none is orphaned."""
+    root = tmp_path / "runs"
+    argv = ["sweep", "--agents", "gcbc", "--datasets", DATASET, "--seeds", "0,1", "--steps", "100000000", "--eval-episodes", "0",
+            "--preset", "cpu", "--root", str(root), "--dataset-dir", str(tiny_maze), "--workers", "2", "--quiet", *TINY_OPTIONS]  # fmt: skip
+    script = "import sys; from gcrl.cli import main; sys.exit(main(sys.argv[1:]))"
+    proc = subprocess.Popen([sys.executable, "-c", script, *argv], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    runs = [root / DATASET / "gcbc" / f"seed{seed}" for seed in (0, 1)]
+    deadline = time.time() + 180
+    while not all((run / "metrics.csv").exists() for run in runs) and time.time() < deadline:
+        time.sleep(0.2)
+    proc.send_signal(signal.SIGTERM)
+    out, _ = proc.communicate(timeout=180)
+    words = " ".join(out.split())  # rich wraps long lines
+    assert proc.returncode == 143, out
+    assert "Run the same command again to resume it" in words and "terminated; nothing half-written" in words and "Traceback" not in out
+    assert set(statuses(root).values()) == {"interrupted"}
+    for run in runs:
+        assert checkpoint.latest_step(run) > 0, (run / "train.log").read_text()
+        assert "Resume with" in (run / "train.log").read_text()  # the worker saved and stopped itself
+        assert not lock_is_held(run)  # no worker left training
+    assert main([*argv, "--dry-run"]) == 0
+    assert "0 finished already (skipped), 2 to resume, 0 to start" in " ".join(capsys.readouterr().out.split())
+
+
+def lock_is_held(run_dir) -> bool:
+    from gcrl.runlock import DirectoryLock
+
+    try:
+        with DirectoryLock(run_dir):
+            return False
+    except GcrlError:
+        return True
 
 
 def test_ray_missing_is_a_clear_error(monkeypatch):

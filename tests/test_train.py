@@ -100,7 +100,8 @@ def test_load_policy_single_and_batched(npz_dataset, tmp_path):
     np.testing.assert_allclose(many[0], one, rtol=1e-5)
 
 
-def test_ctrl_c_saves_and_exits_cleanly(npz_dataset, tmp_path):
+@pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
+def test_ctrl_c_or_sigterm_saves_and_exits_cleanly(npz_dataset, tmp_path, stop):
     script = (
         "import sys; from gcrl.cli import main; sys.exit(main(['train', '--agent', 'gcbc', '--dataset', sys.argv[1], "
         "'--run-dir', sys.argv[2], '--steps', '100000000', '--set', 'hidden=8,8', '--set', 'log_every=200', '--set', 'batch_size=8', '--quiet']))"
@@ -110,7 +111,7 @@ def test_ctrl_c_saves_and_exits_cleanly(npz_dataset, tmp_path):
     deadline = time.time() + 120
     while not (run_dir / "metrics.csv").exists() and time.time() < deadline:
         time.sleep(0.2)
-    proc.send_signal(signal.SIGINT)
+    proc.send_signal(stop)
     out, _ = proc.communicate(timeout=120)
     assert proc.returncode == 0, out
     assert "Resume with" in out and "Traceback" not in out

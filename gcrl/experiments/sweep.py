@@ -26,6 +26,7 @@ from gcrl.data.files import atomic_path
 from gcrl.errors import GcrlError
 from gcrl.experiments import sweep_worker
 from gcrl.runlock import DirectoryLock
+from gcrl.stopping import Terminated
 
 GRID_KEYS = ("agents", "datasets", "seeds", "overrides", "set", "steps", "eval_every", "eval_episodes", "batch_size", "preset", "root", "dataset_dir")
 EXECUTION_KEYS = ("workers", "ray", "ray_cpus_per_run", "ray_gpus_per_run")
@@ -322,7 +323,7 @@ def _run_pool(todo: list[Run], workers: int, ledger: _Ledger, reporter: RunsRepo
     """Up to `workers` runs at a time, each in a fresh Python process (so JAX starts anew in each),
     its output in RUN_DIR/train.log. Ctrl-C: the running runs save and stop (they get the signal
     too); a second Ctrl-C kills them."""
-    pending, active, stopping = list(todo), {}, False
+    pending, active, stopping = list(todo), {}, None  # stopping: the interrupt that stopped the sweep
     while pending or active:
         try:
             while pending and len(active) < workers and not stopping:
@@ -348,7 +349,7 @@ def _run_pool(todo: list[Run], workers: int, ledger: _Ledger, reporter: RunsRepo
                 else:
                     outcome = sweep_worker.result("failed", error=f"its process exited with code {proc.returncode} and no result (killed, or out of memory?)")
                 ledger.finish(run, outcome, reporter)
-        except KeyboardInterrupt:
+        except KeyboardInterrupt as stop:
             if stopping:
                 for proc, (run, _) in active.items():
                     proc.kill()
@@ -356,10 +357,13 @@ def _run_pool(todo: list[Run], workers: int, ledger: _Ledger, reporter: RunsRepo
                     run.status = "interrupted"
                 ledger.write()
                 raise
-            stopping, pending = True, []
+            stopping, pending = type(stop), []
+            if isinstance(stop, Terminated):  # Ctrl-C reaches the workers from the terminal; a SIGTERM to this process does not
+                for proc in active:
+                    proc.terminate()
             err_console.print("[yellow]Stopping: the running runs save a checkpoint and stop (Ctrl-C again to kill them).[/]")
     if stopping:
-        raise KeyboardInterrupt
+        raise stopping()
 
 
 def _run_ray(todo: list[Run], ray, cpus: float, gpus: float, ledger: _Ledger, reporter: RunsReporter) -> None:

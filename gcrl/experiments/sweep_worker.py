@@ -69,8 +69,11 @@ def run_one(job: dict, capture: bool = False) -> dict:
 
 def main(argv: list[str]) -> int:
     """Child-process entry: argv = [JOB_JSON]; the result goes to job['result_path'] (written atomically)."""
+    from gcrl.stopping import sigterm_as_interrupt
+
     job = json.loads(argv[0])
-    outcome = run_one(job)
+    with sigterm_as_interrupt():  # the sweep forwards a SIGTERM it gets: save and stop, as on Ctrl-C
+        outcome = run_one(job)
     from gcrl.data.files import atomic_path
 
     with atomic_path(Path(job["result_path"])) as tmp:
