@@ -172,24 +172,29 @@ def gcrl_success(agent: str, seed: int) -> dict[int, float]:
 
 
 def table(agents, seeds, steps: int) -> str:
+    """One row per agent and seed that has a result on either side; the mean row pairs the seeds
+    that both sides have, so a seed run on one side only never skews (or blanks) a comparison."""
     marks = (steps // 2, steps)
     head = " | ".join(f"{side} at {m // 1000}K" for m in marks for side in ("published", "gcrl"))
     lines = [f"| agent | seed | {head} |", "| --- | --- |" + " --- |" * 4]
     for agent in agents:
-        means = {m: ([], []) for m in marks}
+        paired = {m: ([], []) for m in marks}
         for seed in seeds:
             path = OUT / "published" / f"{agent}-seed{seed}" / "eval.csv"
-            ours, theirs = gcrl_success(agent, seed), published_success(path) if path.is_file() else {}
-            cells = []
-            for m in marks:
-                for value, pool in ((theirs.get(m), means[m][0]), (ours.get(m), means[m][1])):
-                    cells.append("-" if value is None else f"{100 * value:.0f}")
-                    if value is not None:
-                        pool.append(100 * value)
+            sides = (published_success(path) if path.is_file() else {}, gcrl_success(agent, seed))
+            if not any(sides):
+                continue
+            cells = ["-" if side.get(m) is None else f"{100 * side[m]:.0f}" for m in marks for side in sides]
             lines.append(f"| {agent.upper()} | {seed} | " + " | ".join(cells) + " |")
-        if len(seeds) > 1:
-            mean_cells = [f"**{sum(p) / len(p):.0f}**" if len(p) == len(seeds) else "-" for m in marks for p in means[m]]
-            lines.append(f"| {agent.upper()} | mean | " + " | ".join(mean_cells) + " |")
+            for m in marks:
+                if all(side.get(m) is not None for side in sides):
+                    for side, pool in zip(sides, paired[m]):
+                        pool.append(100 * side[m])
+        counts = {len(paired[m][0]) for m in marks}
+        if max(counts) > 1:
+            cells = [f"**{sum(p) / len(p):.0f}**" if p else "-" for m in marks for p in paired[m]]
+            label = "mean" if counts == {len(seeds)} else f"mean of the {max(counts)} paired seeds"
+            lines.append(f"| {agent.upper()} | {label} | " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 
 
