@@ -93,13 +93,14 @@ def _pointmaze_arrays(name: str, episodes: int | None, seed: int, progress: bool
     import gymnasium
 
     import ogbench.locomaze  # noqa: F401  (registers the environments)
-    from gcrl.envs.maze import MazeOracle
+    from gcrl.envs.maze import MazeOracle, free_cells, vertex_cells
 
     parsed, proto = names.parse(name), protocol(name)
     train_episodes = proto.episodes if episodes is None else episodes
     total_episodes, steps = names.episodes_with_validation(train_episodes), proto.max_episode_steps
     env = gymnasium.make(parsed.env_name, terminate_at_goal=False, max_episode_steps=steps).unwrapped
     oracle = MazeOracle(env)
+    cells = free_cells(oracle.maze_map), vertex_cells(oracle.maze_map)  # (start cells, goal cells)
     arrays = _empty_arrays(env, total_episodes, steps)
 
     saved_state = np.random.get_state()
@@ -109,7 +110,7 @@ def _pointmaze_arrays(name: str, episodes: int | None, seed: int, progress: bool
     try:
         for episode in range(total_episodes):
             rows = slice(episode * steps, (episode + 1) * steps)
-            _record_episode(env, oracle, parsed.kind, proto.noise, seed if episode == 0 else None, arrays, rows)
+            _record_episode(env, oracle, cells, parsed.kind, proto.noise, seed if episode == 0 else None, arrays, rows)
             bar.advance(steps)
             faults.point("dataset-generation")  # tests kill here, episodes in memory, nothing on disk
     finally:
@@ -135,13 +136,11 @@ def _empty_arrays(env, episodes: int, steps: int) -> dict[str, np.ndarray]:
     )
 
 
-def _record_episode(env, oracle, kind: str, noise: float, reset_seed: int | None, arrays: dict, rows: slice) -> None:
+def _record_episode(env, oracle, cells, kind: str, noise: float, reset_seed: int | None, arrays: dict, rows: slice) -> None:
     """One episode from a fresh task into `arrays[rows]`: the noiseless direction plus Gaussian
     noise, clipped; a navigate episode gets a new goal cell each time it reaches one."""
-    from gcrl.envs.maze import free_cells, vertex_cells
-
     rng = np.random
-    all_cells, goal_cells = free_cells(oracle.maze_map), vertex_cells(oracle.maze_map)
+    all_cells, goal_cells = cells
     init_ij, goal_ij = _episode_task(kind, oracle.maze_map, all_cells, goal_cells, rng)
     ob, _ = env.reset(seed=reset_seed, options=dict(task_info=dict(init_ij=init_ij, goal_ij=goal_ij)))
     direction = None
