@@ -30,7 +30,6 @@ It writes results/side_by_side/sampler_check.md.
 
 from __future__ import annotations
 
-import argparse
 import json
 import subprocess
 import sys
@@ -45,7 +44,7 @@ from gcrl import agents, config as gcrl_config
 from gcrl.data.load import dataset_dir, load
 from gcrl.data.sampling import sample_batch, to_device
 from gcrl.train import data_spec
-from published_update_check import AGENTS, DATASET, HIERARCHICAL, HIERARCHICAL_KEYS
+from published_update_check import DATASET, HIERARCHICAL, HIERARCHICAL_KEYS, published_parser
 from side_by_side import published_flags
 
 OUT = Path("results/side_by_side/sampler_check.md")
@@ -173,13 +172,9 @@ def check_agent(args, name: str, dataset, data, trajs: Trajectories, path: Path,
 
 
 def main(argv=None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--published", type=Path, required=True, help="the published impls/ directory")
-    parser.add_argument("--python", required=True, help="an interpreter that runs the published code")
-    parser.add_argument("--agents", default=",".join(AGENTS))
+    parser = published_parser(__doc__)
     parser.add_argument("--batches", type=int, default=1000)
     parser.add_argument("--batch-size", type=int, default=1024)
-    parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
     rows = []
     with tempfile.TemporaryDirectory() as scratch:

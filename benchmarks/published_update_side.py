@@ -32,6 +32,7 @@ def main(impls: str, name: str, arrays_path: str, settings_json: str) -> dict:
     for key, text in json.loads(settings_json).items():  # main.py's --agent.KEY=VALUE flags
         config[key] = ast.literal_eval(text)
     agent = agents[name].create(0, first["observations"][:1], first["actions"][:1], config)
+    initialisation = init_difference(agent.network.params, arrays, "param:")
     params = gcrl_parameters(name, agent.network.params, arrays, "param:")
     agent = agent.replace(network=agent.network.replace(params=params))
 
@@ -48,7 +49,7 @@ def main(impls: str, name: str, arrays_path: str, settings_json: str) -> dict:
     params_worst, params_leaf, params_leaves = largest_difference(agent.network.params, arrays, "final:", moved, norm=np.linalg.norm)
     return {"agent": name, "loss_gcrl": float(arrays["loss"]), "loss_published": float(loss), "worst": gradient_worst,
             "worst_leaf": gradient_leaf, "leaves": leaves, "updates": len(batches["observations"]),
-            "params_worst": params_worst, "params_leaf": params_leaf, "params_leaves": params_leaves}  # fmt: skip
+            "params_worst": params_worst, "params_leaf": params_leaf, "params_leaves": params_leaves, **initialisation}  # fmt: skip
 
 
 def gcrl_parameters(name: str, published: dict, arrays: dict, prefix: str) -> dict:
@@ -80,6 +81,28 @@ def largest_difference(tree: dict, arrays: dict, prefix: str, scale, norm=lambda
         if err > worst:
             worst, worst_leaf = err, leaf
     return worst, worst_leaf, leaves
+
+
+def init_difference(published: dict, arrays: dict, prefix: str) -> dict:
+    """gcrl's initial parameters against the published initialisation, online leaves only: a
+    constant leaf (biases, layer-norm scales, log stds) must hold the same constant; a random one
+    the same distribution, compared by the largest |value| (a uniform initialiser's bound, which n
+    draws reach within about 1/n; a normal one's lies far beyond) and by the standard deviation."""
+    worst_bound, worst_std, constants, constants_equal = (0.0, ""), (0.0, ""), 0, 0
+    for key, theirs in flatten_dict(published).items():
+        leaf = "/".join(key)
+        if leaf.startswith("modules_target_"):
+            continue
+        theirs, mine = np.asarray(theirs), arrays[prefix + leaf]
+        if np.all(theirs == theirs.flat[0]):
+            constants += 1
+            constants_equal += int(np.all(mine == theirs.flat[0]))
+            continue
+        bound = abs(np.abs(mine).max() / np.abs(theirs).max() - 1)
+        std = abs(mine.std() / theirs.std() - 1)
+        worst_bound, worst_std = max(worst_bound, (float(bound), leaf)), max(worst_std, (float(std), leaf))
+    return {"init_bound": worst_bound[0], "init_bound_leaf": worst_bound[1], "init_std": worst_std[0],
+            "init_std_leaf": worst_std[1], "init_constants": constants, "init_constants_equal": constants_equal}  # fmt: skip
 
 
 if __name__ == "__main__":

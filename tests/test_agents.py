@@ -13,20 +13,11 @@ from gcrl.learner import apply_update, init_state, make_train_chunk, seed_state,
 from gcrl.data import sampling
 from gcrl.data.validate import validate
 from gcrl.nets.dists import Categorical, Gaussian
+from agent_probes import hand_batch as batch
 from conftest import raw_arrays
 
 SPEC = DataSpec((2,), False, 2, False)
 TINY = dict(hidden=(8, 8))
-
-
-def batch(seed=0, n=4):
-    rng = np.random.default_rng(seed)
-    obs = lambda: jnp.asarray(rng.normal(size=(n, 2)), jnp.float32)  # noqa: E731
-    return {
-        "observations": obs(), "next_observations": obs(), "actions": jnp.asarray(rng.uniform(-1, 1, (n, 2)), jnp.float32),
-        "value_goals": obs(), "actor_goals": obs(), "subgoals": obs(), "waypoints": obs(),
-        "rewards": jnp.array([-1.0, 0.0, -1.0, -1.0][:n]), "masks": jnp.array([1.0, 0.0, 1.0, 1.0][:n]),
-    }  # fmt: skip
 
 
 def build(module, **overrides):

@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 
 from gcrl import agents
+from gcrl.agents.base import DataSpec
 from agent_probes import hand_batch, perturbed_params
-from test_agents import SPEC
 
 # batch['...'] in each published agent file (OGBench impls/agents; johnlyzhou/saw impls/agents for
 # saw, ris and gcwae), in gcrl's names: the published HGCDataset's high_actor_goals, low_actor_goals
@@ -30,6 +30,7 @@ PUBLISHED_READS = {
     "ris": TD | {"actor_goals", "subgoals", "waypoints"},
     "gcwae": TD | {"actor_goals", "waypoints"},
 }
+SPEC = DataSpec((2,), False, 2, False)
 TINY = {"hidden": (8, 8)}
 TINY_LATENT = {"qrl": {"latent_dim": 16}, "crl": {"latent_dim": 16}}
 
