@@ -366,6 +366,8 @@ def markdown(report: dict) -> str:
         "about the most updates/s XLA's kernels allow on this machine (an estimate: fused into the update they can run a little faster)."
     )
     lines.append("float32 matmul peak (GFLOP/s): " + ", ".join(f"{k} rows {v:.0f}" for k, v in peak.items()))
+    if "device" in report:
+        lines.append(f"device: {report['device']}")
     for r in report.get("seeds", []):
         alone = next((a for a in report["agents"] if a["agent"] == r["agent"] and a["preset"] == r["preset"]), None)
         ratio = f", {r['updates_per_s'] / alone['updates_per_s']:.2f}x sequential runs" if alone else ""
@@ -398,22 +400,44 @@ def markdown(report: dict) -> str:
     return "\n".join(lines)
 
 
-def run(agent_names: list[str], presets: list[str], quick: bool = False, json_path: str | None = None, seeds: int = 0, pixels: bool = False) -> dict:
-    """Measure and print; with `pixels`, the agents on the visual cube's frames and the pixel
-    evaluation instead of pointmaze's states, its evaluation, generation and the pixel maze."""
+def device_name() -> str:
+    """What the updates ran on, as JAX names it ('cpu', or the accelerator's kind, e.g. 'NVIDIA H200')."""
+    import jax
+
+    device = jax.devices()[0]
+    return device.platform if device.platform == "cpu" else f"{device.platform}: {device.device_kind}"
+
+
+def save(report: dict, json_path: str | None) -> str:
+    """The report's table; written with its JSON after every measurement, so that a bench stopped
+    part-way (killed, timed out, a measuring process that died) keeps every row it measured."""
+    table = markdown(report)
+    if json_path:
+        Path(json_path).write_text(json.dumps(report, indent=2))
+        Path(json_path).with_suffix(".md").write_text(table + "\n")
+    return table
+
+
+def run(agent_names: list[str], presets: list[str], quick: bool = False, json_path: str | None = None, seeds: int = 0, pixels: bool = False,
+        seed_modes: tuple[str, ...] = ("vmap", "map")) -> dict:  # fmt: skip
+    """Measure and print: every agent x preset alone first, then (seeds > 1) the same with `seeds`
+    seeds in one program in each of `seed_modes`; with `pixels`, the agents on the visual cube's
+    frames and the pixel evaluation instead of pointmaze's states, its evaluation, generation and
+    the pixel maze."""
     seconds = 3.0 if quick else 15.0
-    report: dict = {"agents": []}
-    report["matmul_gflops_per_s"] = matmul_peak(seconds=0.5 if quick else 2.0)
+    report: dict = {"device": device_name(), "agents": []}
+    rows = (256, 1024) if report["device"] == "cpu" else (256, 1024, 65536)  # a GPU fills only with many rows
+    report["matmul_gflops_per_s"] = matmul_peak(rows, seconds=0.5 if quick else 2.0)
     data = " on pixels" if pixels else ""
-    for preset in presets:
-        budget = seconds if preset == "cpu" else 2 * seconds
-        for name in agent_names:
-            console.print(f"measuring {name} ({preset}){data}...")
-            report["agents"].append(measure_agent(name, preset, budget, pixels=pixels))
-            if seeds > 1:
-                for mode in ("vmap", "map"):
-                    console.print(f"measuring {name} ({preset}){data}, {seeds} seeds in one program ({mode})...")
-                    report.setdefault("seeds", []).append(measure_agent(name, preset, budget, seeds, mode, pixels=pixels))
+    runs = [(name, preset, 1, "auto") for preset in presets for name in agent_names]
+    if seeds > 1:
+        runs += [(name, preset, seeds, mode) for preset in presets for name in agent_names for mode in seed_modes]
+    for name, preset, count, mode in runs:
+        together = f", {count} seeds in one program ({mode})" if count > 1 else ""
+        console.print(f"measuring {name} ({preset}){data}{together}...")
+        result = measure_agent(name, preset, seconds if preset == "cpu" else 2 * seconds, count, mode, pixels=pixels)
+        report.setdefault("agents" if count == 1 else "seeds", []).append(result)
+        save(report, json_path)
     if pixels:
         console.print(f"measuring the pixel evaluation ({PIXEL_ENV}, rendering on this machine)...")
         report["visual_evaluation"] = visual_evaluation_speed(episodes=2)
@@ -421,9 +445,6 @@ def run(agent_names: list[str], presets: list[str], quick: bool = False, json_pa
         report["evaluation"] = evaluation_speed(episodes=10 if quick else 50)
         report["generation_transitions_per_s"] = generation_speed(episodes=2 if quick else 10)
         report["pixel_maze"] = pixel_maze_speed(seconds=0.3 if quick else 1.0)
-    table = markdown(report)
+    table = save(report, json_path)
     console.print(table)
-    if json_path:
-        Path(json_path).write_text(json.dumps(report, indent=2))
-        Path(json_path).with_suffix(".md").write_text(table + "\n")
     return report

@@ -168,6 +168,8 @@ def _bench(sub) -> None:
     be.add_argument("--presets", help="comma-separated presets (default cpu,paper; --quick: cpu)")
     be.add_argument("--json", metavar="FILE", help="write the results as JSON (and a markdown table beside it)")
     be.add_argument("--seeds", type=count(0), default=0, metavar="N", help="also measure N seeds trained in one program (vmapped, and mapped one after another), per seed, against one alone")
+    be.add_argument("--seed-modes", default="vmap,map", metavar="MODES",
+                    help="with --seeds: vmap (batched: what fills a GPU), map (one after another in the program: the CPU's default) or both (default vmap,map)")
     be.add_argument("--pixels", action="store_true", help="measure the agents on 64 x 64 frames with the visual cube's pixel settings (IMPALA encoder, batch 256) and the pixel evaluation's seconds per episode, instead of pointmaze's states")
     be.set_defaults(func="bench")
 

@@ -45,6 +45,7 @@ CASES = [
     ("gcrl bench --agents nope", "Unknown agent 'nope'"),
     ("gcrl bench --presets fast", "unknown preset(s) fast"),
     ("gcrl bench --seeds -2", "--seeds: must be at least 0"),
+    ("gcrl bench --seeds 8 --seed-modes pmap", "--seed-modes: expected vmap, map or vmap,map"),
     ("gcrl sweep --agents saw --workers -1", "--workers: must be at least 0"),
     ("gcrl sweep --agents saw --steps 0", "--steps: must be at least 1"),
     ("gcrl sweep --agents saw --ray-cpus-per-run 0", "greater than 0"),

@@ -49,3 +49,37 @@ def test_pixel_rows_and_the_pixel_evaluation_are_labelled():
     assert "pixel evaluation (visual-cube-single-v0, MuJoCo's camera): 30.0 s per 200-step episode, 2 in lockstep on 2 worker processes" in lines[-1]
     failed = markdown({"agents": [], "matmul_gflops_per_s": {}, "visual_evaluation": {"error": "RuntimeError: no EGL"}}).splitlines()
     assert failed[-1] == "pixel evaluation: RuntimeError: no EGL"
+
+
+def test_every_agent_alone_is_measured_before_seeds_together_and_saved_after_each(tmp_path, monkeypatch):
+    """A bench stopped part-way keeps every row it measured, and the rows alone come first."""
+    import json
+
+    from gcrl import bench
+
+    measured, saved_rows = [], []
+    path = tmp_path / "bench.json"
+
+    def fake_measure(name, preset, seconds, seeds=1, mode="auto", pixels=False):
+        if path.exists():  # what was on disk when this measurement began
+            saved = json.loads(path.read_text())
+            saved_rows.append(len(saved["agents"]) + len(saved.get("seeds", [])))
+        measured.append((name, preset, seeds, mode))
+        row = dict(agent=name, preset=preset, updates_per_s=10.0, compile_s=1.0, flops_per_update=1e9, gflops_per_s=10.0, peak_rss_mb=1.0)
+        return {**row, "seeds": seeds, "seed_mode": mode if seeds > 1 else None, "products_alone_per_s": None}
+
+    monkeypatch.setattr(bench, "measure_agent", fake_measure)
+    monkeypatch.setattr(bench, "matmul_peak", lambda rows, seconds: {str(r): 1.0 for r in rows})
+    for slow in ("evaluation_speed", "generation_speed", "pixel_maze_speed"):
+        monkeypatch.setattr(bench, slow, lambda **_: (_ for _ in ()).throw(KeyboardInterrupt))  # stopped after the agents
+    try:
+        bench.run(["saw", "gcbc"], ["cpu", "paper"], quick=True, json_path=str(path), seeds=8, seed_modes=("vmap",))
+    except KeyboardInterrupt:
+        pass
+    assert measured == [("saw", "cpu", 1, "auto"), ("gcbc", "cpu", 1, "auto"), ("saw", "paper", 1, "auto"), ("gcbc", "paper", 1, "auto"),
+                        ("saw", "cpu", 8, "vmap"), ("gcbc", "cpu", 8, "vmap"), ("saw", "paper", 8, "vmap"), ("gcbc", "paper", 8, "vmap")]  # fmt: skip
+    assert saved_rows == [1, 2, 3, 4, 5, 6, 7]
+    report = json.loads(path.read_text())
+    assert len(report["agents"]) == 4 and len(report["seeds"]) == 4 and report["device"] == "cpu"
+    table = path.with_suffix(".md").read_text()
+    assert "device: cpu" in table and "saw (paper), 8 seeds in one program (vmap): 10.0 updates/s per seed, 1.00x sequential runs" in table
