@@ -81,8 +81,7 @@ def _measure_agent(agent_name: str, preset: str, seconds: float, queue, seeds: i
     def one_update(state, data):
         return update(agent, state, data, train_cfg.batch_size)
 
-    lowered = jax.jit(one_update, compiler_options=options).lower(state, data)
-    single = lowered.compile()
+    flops = flops_of(jax.jit(one_update).lower(state, data))  # traced, not compiled: see flops_of
     if seeds > 1:
         state = stack_states([init_state(agent, jax.random.PRNGKey(i)) for i in range(seeds)])
 
@@ -90,7 +89,6 @@ def _measure_agent(agent_name: str, preset: str, seconds: float, queue, seeds: i
     chunk = make_train_chunk(agent, train_cfg.batch_size, chunk_size, seeds=seeds > 1, seed_mode=seed_mode, ynn_fusion=train_cfg.xla_cpu_ynn_fusion)
     chunk = chunk.lower(state, data).compile()
     compile_s = time.perf_counter() - t0
-    flops = flops_of(lowered)
     state, rate = timed_rate(chunk, state, data, chunk_size, seconds)
     rss = peak_rss_mb()
     alone = None
