@@ -7,7 +7,7 @@
 # another inside the program, which on a GPU is the solo rate divided by the count.
 source benchmarks/device/setup.sh
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader
-export JAX_COMPILATION_CACHE_DIR=/tmp/jax_cache  # the seeds rows reuse the solo rows' one-update program
+export JAX_COMPILATION_CACHE_DIR=/tmp/jax_cache  # a second call on the same (warm) machine compiles nothing twice
 AGENTS=$(python3 -c "from gcrl import agents; print(','.join(agents.AGENTS))")
 T0=$(date +%s)
 timeout ${DEADLINE:-480} python3 -m gcrl bench --quick --agents "$AGENTS" --presets ${PRESETS:-cpu,paper} --seeds ${SEEDS:-8} \
