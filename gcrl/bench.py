@@ -119,7 +119,7 @@ def flops_of(lowered) -> float:
     """XLA's count of floating-point operations in a program as lowered, before a backend compiles
     it (0 where it gives none): the same count on every device, within 0.3% of XLA:CPU's count of the
     compiled program. The compiled count is not used because XLA:GPU's leaves out most of the matrix
-    products it hands to cuBLAS (on an H200, SAW's paper-preset update counted 13.3 GFLOP, not 43.4)."""
+    products it hands to cuBLAS (on an H200, SAW's paper-preset update counted 13.3 GFLOP compiled, 43.3 lowered)."""
     cost = lowered.cost_analysis()
     cost = cost[0] if isinstance(cost, list) else cost
     return float(cost.get("flops", 0.0)) if cost else 0.0
@@ -372,8 +372,10 @@ def markdown(report: dict) -> str:
         lines.append(f"device: {report['device']}")
     for r in report.get("seeds", []):
         alone = next((a for a in report["agents"] if a["agent"] == r["agent"] and a["preset"] == r["preset"]), None)
-        ratio = r["updates_per_s"] / alone["updates_per_s"] if alone else None
-        against = f" ({ratio:.2f}x one seed alone: {r['seeds'] * ratio:.1f}x the updates of one run in the same time)" if alone else ""
+        against = ""
+        if alone:
+            ratio = r["updates_per_s"] / alone["updates_per_s"]
+            against = f" ({ratio:.2f}x one seed alone: {r['seeds'] * ratio:.1f}x the updates of one run in the same time)"
         lines.append(f"{r['agent']} ({r['preset']}), {r['seeds']} seeds in one program ({r['seed_mode']}): {r['updates_per_s']:.1f} updates/s for each seed{against}")
     if "evaluation" in report:
         e = report["evaluation"]
@@ -404,7 +406,8 @@ def markdown(report: dict) -> str:
 
 
 def device_name() -> str:
-    """What the updates ran on, as JAX names it ('cpu', or the accelerator's kind, e.g. 'NVIDIA H200')."""
+    """What the updates ran on, as JAX names it: 'cpu', or the platform and the accelerator's kind
+    (e.g. 'gpu: NVIDIA H200')."""
     import jax
 
     device = jax.devices()[0]

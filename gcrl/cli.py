@@ -154,8 +154,10 @@ def cmd_bench(args) -> int:
     unknown = [p for p in presets if p not in config.PRESETS]
     if unknown:
         raise GcrlError(f"--presets: unknown preset(s) {', '.join(unknown)}. Choose from: {', '.join(config.PRESETS)}.")
+    from gcrl.learner import SEED_MODES
+
     modes = tuple(args.seed_modes.split(","))
-    if not set(modes) <= {"vmap", "map"}:
+    if not set(modes) <= set(SEED_MODES):
         raise GcrlError(f"--seed-modes: expected vmap, map or vmap,map, got '{args.seed_modes}'.")
     bench.run(agent_names, presets, quick=args.quick, json_path=args.json, seeds=args.seeds, pixels=args.pixels, seed_modes=modes)
     return 0

@@ -104,6 +104,9 @@ def seed_state(state, i: int):
     return jax.tree_util.tree_map(lambda x: x[i], state)
 
 
+SEED_MODES = ("vmap", "map")  # how seeds trained in one program share it; "auto" picks by backend
+
+
 def resolve_seed_mode(mode: str = "auto") -> str:
     return ("map" if jax.default_backend() == "cpu" else "vmap") if mode == "auto" else mode
 
@@ -118,8 +121,8 @@ def over_seeds(fn, in_axes, mode: str = "auto"):
     mode = resolve_seed_mode(mode)
     if mode == "vmap":
         return jax.vmap(fn, in_axes=in_axes)
-    if mode != "map":
-        raise ValueError(f"seed mode must be auto, vmap or map, got {mode!r}")
+    if mode not in SEED_MODES:
+        raise ValueError(f"seed mode must be auto, {' or '.join(SEED_MODES)}, got {mode!r}")
 
     def mapped(*args):
         seeded = [i for i, axis in enumerate(in_axes) if axis == 0]

@@ -1,7 +1,7 @@
 # `gcrl bench` for every agent in both presets, alone and 8 seeds vmapped, on one lent GPU, time-boxed:
 # the rows come back in $OUT/bench.json and bench.md, written after each measurement, so whatever is
 # measured by DEADLINE seconds is kept. What ran on an H200 (see the README's speed table):
-#   DEADLINE=480 bash benchmarks/device/bench.sh
+#   DEADLINE=470 bash benchmarks/device/bench.sh
 # --quick: 3 s of timed updates per row (6 s for the paper preset), after a warm-up chunk; a GPU's
 # rate is steady, so short timings suffice. The seeds run vmapped only: mapped seeds run one after
 # another inside the program, which on a GPU is the solo rate divided by the count.
