@@ -13,7 +13,7 @@ module (its logging goes to the CSVs main.py also writes), and GCWAE acts with i
 gcrl's does (the published `sample_actions` selects a `low_actor` the file never builds, so it cannot
 evaluate as it stands).
 
-    python benchmarks/side_by_side.py --published SNAPSHOT/impls --python ENV/bin/python [--agents gciql,qrl] [--seeds 0,1] [--segments 2]
+    python benchmarks/side_by_side.py --published SNAPSHOT/impls --python ENV/bin/python [--agents gciql,qrl] [--seeds 0,1] [--segments 2|4]
 
 ENV needs the snapshot's requirements.txt (jax, flax, distrax, ml_collections, ogbench; wandb and
 moviepy are not needed).
@@ -99,9 +99,9 @@ def prepare_code(published: Path, scratch: Path) -> Path:
 def run_published(code: Path, python: str, agent: str, seed: int, args, scratch: Path) -> Path:
     """Train and evaluate one published run in `args.segments` pieces; returns its kept eval.csv.
 
-    main.py cannot resume, so a run longer than a session can be cut in two: each half trains
-    steps / 2 updates, saves the whole agent (parameters, optimiser state, random key), and
-    the next restores it (`--restore_path`). A finished segment is skipped when the script is run
+    main.py cannot resume, so a run longer than a session can be cut in two or four: each piece
+    trains steps / segments updates, saves the whole agent (parameters, optimiser state, random
+    key) and evaluates it, and the next restores it (`--restore_path`). A finished segment is skipped when the script is run
     again. The next segment's --seed is offset by 1000 x its index, so its batches are fresh draws
     rather than a replay of the first segment's (the seed then only seeds the sampler and the
     evaluation: the restored agent replaces the one it initialises).
@@ -116,7 +116,7 @@ def run_published(code: Path, python: str, agent: str, seed: int, args, scratch:
         # main.py saves under SAVE_DIR/project/group/run-name; the pattern finds the one run there.
         restore = [f"--restore_path={segments[k - 1]}/*/*/*", f"--restore_epoch={length}"] if k else []
         command = [python, "main.py", f"--env_name={DATASET}", f"--agent=agents/{agent}.py", *published_flags(agent),
-                   f"--train_steps={length}", f"--eval_interval={args.steps // 2}", f"--eval_episodes={args.episodes}",
+                   f"--train_steps={length}", f"--eval_interval={min(args.steps // 2, length)}", f"--eval_episodes={args.episodes}",
                    "--log_interval=5000", "--video_episodes=0", f"--save_interval={length}", f"--seed={seed + 1000 * k}",
                    f"--save_dir={save_dir}", *restore]  # fmt: skip
         commands.append(" ".join(command[1:]))
@@ -206,13 +206,14 @@ def main() -> None:
     parser.add_argument("--seeds", default="0,1")
     parser.add_argument("--steps", type=int, default=50_000)
     parser.add_argument("--episodes", type=int, default=50)
-    parser.add_argument("--segments", type=int, default=1, choices=(1, 2),
-                        help="2: train each published run in two halves, the first kept if interrupted in the second (a 3-hour run in two sessions)")
+    parser.add_argument("--segments", type=int, default=1, choices=(1, 2, 4),
+                        help="2 or 4: train each published run in pieces, each finished piece kept if a later one is interrupted (a 3-hour run over sessions)")
     parser.add_argument("--scratch", type=Path, default=Path("/tmp/gcrl-side-by-side"))
     args = parser.parse_args()
     agents, seeds = args.agents.split(","), [int(s) for s in args.seeds.split(",")]
-    if args.steps % 2:
-        raise SystemExit(f"error: --steps {args.steps} must be even (evaluations at half and at the end).")
+    if args.steps % max(2, args.segments):
+        raise SystemExit(f"error: --steps {args.steps} must be a multiple of {max(2, args.segments)} (evaluations at half and at the end, "
+                         f"{args.segments} equal segment(s)).")
     unknown = sorted(set(agents) - set(AGENTS))
     if unknown:
         raise SystemExit(f"error: unknown agent(s) {', '.join(unknown)}; choose from {', '.join(AGENTS)}.")
