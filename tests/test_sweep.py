@@ -150,6 +150,19 @@ def lock_is_held(run_dir) -> bool:
         return True
 
 
+def test_the_eta_costs_each_run_left_as_its_agents_finished_runs_at_the_sweeps_pace():
+    def run(agent, status, seconds=None):
+        return sweep.Run(DATASET, agent, "", 0, None, None, None, status=status, seconds=seconds)
+
+    runs = [run("gcbc", "skipped"), run("gcbc", "done", 60.0), run("saw", "done", 300.0),
+            run("gcbc", "pending"), run("saw", "running"), run("saw", "pending"), run("hiql", "pending")]
+    ledger = sweep._Ledger(None, runs, {})
+    assert sweep._Ledger(None, runs[:1], {}).eta() is None  # nothing timed yet
+    ledger.t0 = time.monotonic() - 180.0  # 360 s of runs in 180 s: two at a time
+    # gcbc 60 + saw 300 + saw 300 + hiql (no run of its own yet: the mean of all, 180) = 840 s of runs, at 0.5
+    assert ledger.eta() == pytest.approx(420.0, abs=1.0)
+
+
 def test_ray_missing_is_a_clear_error(monkeypatch):
     monkeypatch.setitem(sys.modules, "ray", None)
     with pytest.raises(GcrlError, match=r"pip install 'gcrl\[ray\]'"):

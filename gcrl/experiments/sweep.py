@@ -248,13 +248,16 @@ def default_workers(n_runs: int) -> int:
     return 0 if cores <= 2 else max(1, min(cores // 2, n_runs))
 
 
+def _mean(values: list[float]) -> float:
+    return sum(values) / len(values)
+
+
 class _Ledger:
     """The sweep's runs, their counts and ETA, and ROOT/sweep.json (rewritten atomically on each change)."""
 
     def __init__(self, grid: Grid, runs: list[Run], execution: dict):
         self.grid, self.runs, self.execution = grid, runs, execution
         self.started, self.t0 = datetime.now().isoformat(timespec="seconds"), time.monotonic()
-        self.trained = 0  # runs finished by this sweep (not skipped): the pace for the ETA
 
     def count(self, status: str) -> int:
         return sum(r.status == status for r in self.runs)
@@ -270,10 +273,19 @@ class _Ledger:
         return sum(r.status not in ("pending", "running") for r in self.runs)
 
     def eta(self) -> float | None:
-        left = len(self.runs) - self.finished()
-        if not self.trained:
+        """Seconds left. A run still to finish costs what this sweep's finished runs of the same agent
+        (and variant) took, or the mean of all finished runs before one has (agents differ up to
+        sixfold: a flat count of runs misled); the sum is scaled by the sweep's pace, wall time per
+        second of run (about 1 / workers)."""
+        timed = [r for r in self.runs if r.seconds]
+        if not timed:
             return None
-        return left * (time.monotonic() - self.t0) / self.trained
+        by_name: dict[str, list[float]] = {}
+        for r in timed:
+            by_name.setdefault(r.name, []).append(r.seconds)
+        mean_all = sum(r.seconds for r in timed) / len(timed)
+        cost = sum(_mean(by_name[r.name]) if r.name in by_name else mean_all for r in self.runs if r.status in ("pending", "running"))
+        return cost * (time.monotonic() - self.t0) / sum(r.seconds for r in timed)
 
     def write(self) -> None:
         payload = {
@@ -294,7 +306,6 @@ class _Ledger:
     def finish(self, run: Run, outcome: dict, reporter: RunsReporter) -> None:
         run.status, run.error = outcome["status"], outcome.get("error")
         run.seconds, run.step, run.overall = outcome.get("seconds"), outcome.get("step"), outcome.get("overall")
-        self.trained += 1
         self.write()
         minutes = f"{(run.seconds or 0) / 60:.1f} min"
         if run.status == "done":
