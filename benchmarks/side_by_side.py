@@ -101,8 +101,8 @@ def run_published(code: Path, python: str, agent: str, seed: int, args, scratch:
 
     main.py cannot resume, so a run longer than a session can be cut in two or four: each piece
     trains steps / segments updates, saves the whole agent (parameters, optimiser state, random
-    key) and evaluates it, and the next restores it (`--restore_path`). A finished segment is skipped when the script is run
-    again. The next segment's --seed is offset by 1000 x its index, so its batches are fresh draws
+    key) and evaluates it, and the next restores it (`--restore_path`). A finished segment is
+    skipped when the script is run again. The next segment's --seed is offset by 1000 x its index, so its batches are fresh draws
     rather than a replay of the first segment's (the seed then only seeds the sampler and the
     evaluation: the restored agent replaces the one it initialises).
     """
@@ -207,7 +207,7 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=50_000)
     parser.add_argument("--episodes", type=int, default=50)
     parser.add_argument("--segments", type=int, default=1, choices=(1, 2, 4),
-                        help="2 or 4: train each published run in pieces, each finished piece kept if a later one is interrupted (a 3-hour run over sessions)")
+                        help="2 or 4: train each published run in pieces, each finished piece kept if a later one is interrupted (a run longer than a session)")
     parser.add_argument("--scratch", type=Path, default=Path("/tmp/gcrl-side-by-side"))
     args = parser.parse_args()
     agents, seeds = args.agents.split(","), [int(s) for s in args.seeds.split(",")]

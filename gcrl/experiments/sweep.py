@@ -17,6 +17,7 @@ import time
 from dataclasses import asdict, dataclass, field, fields, replace
 from datetime import datetime
 from pathlib import Path
+from statistics import fmean
 
 from gcrl import agents, checkpoint, config, faults
 from gcrl.config import TrainConfig
@@ -248,10 +249,6 @@ def default_workers(n_runs: int) -> int:
     return 0 if cores <= 2 else max(1, min(cores // 2, n_runs))
 
 
-def _mean(values: list[float]) -> float:
-    return sum(values) / len(values)
-
-
 class _Ledger:
     """The sweep's runs, their counts and ETA, and ROOT/sweep.json (rewritten atomically on each change)."""
 
@@ -283,9 +280,9 @@ class _Ledger:
         by_name: dict[str, list[float]] = {}
         for r in timed:
             by_name.setdefault(r.name, []).append(r.seconds)
-        mean_all = sum(r.seconds for r in timed) / len(timed)
-        cost = sum(_mean(by_name[r.name]) if r.name in by_name else mean_all for r in self.runs if r.status in ("pending", "running"))
-        return cost * (time.monotonic() - self.t0) / sum(r.seconds for r in timed)
+        total = sum(r.seconds for r in timed)
+        cost = sum(fmean(by_name[r.name]) if r.name in by_name else total / len(timed) for r in self.runs if r.status in ("pending", "running"))
+        return cost * (time.monotonic() - self.t0) / total
 
     def write(self) -> None:
         payload = {
