@@ -102,9 +102,9 @@ def run_published(code: Path, python: str, agent: str, seed: int, args, scratch:
     main.py cannot resume, so a run longer than a session can be cut in two or four: each piece
     trains steps / segments updates, saves the whole agent (parameters, optimiser state, random
     key) and evaluates it, and the next restores it (`--restore_path`). A finished segment is
-    skipped when the script is run again. The next segment's --seed is offset by 1000 x its index, so its batches are fresh draws
-    rather than a replay of the first segment's (the seed then only seeds the sampler and the
-    evaluation: the restored agent replaces the one it initialises).
+    skipped when the script is run again. The next segment's --seed is offset by 1000 x its index,
+    so its batches are fresh draws rather than a replay of the first segment's (the seed then only
+    seeds the sampler and the evaluation: the restored agent replaces the one it initialises).
     """
     kept = OUT / "published" / f"{agent}-seed{seed}" / "eval.csv"
     if kept.is_file():

@@ -280,8 +280,10 @@ class _Ledger:
         by_name: dict[str, list[float]] = {}
         for r in timed:
             by_name.setdefault(r.name, []).append(r.seconds)
+        cost_of = {name: fmean(seconds) for name, seconds in by_name.items()}
         total = sum(r.seconds for r in timed)
-        cost = sum(fmean(by_name[r.name]) if r.name in by_name else total / len(timed) for r in self.runs if r.status in ("pending", "running"))
+        unseen = total / len(timed)
+        cost = sum(cost_of.get(r.name, unseen) for r in self.runs if r.status in ("pending", "running"))
         return cost * (time.monotonic() - self.t0) / total
 
     def write(self) -> None:
