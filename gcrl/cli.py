@@ -85,6 +85,8 @@ def cmd_train(args) -> int:
         if preset == "cpu":
             console.print("No GPU found: using the [bold]cpu[/] preset (2 x 256 networks, batch 256). Pass --preset paper for the published configuration.")
     pixels = not load.is_path(args.dataset) and names.parse(args.dataset).pixels
+    if not load.is_path(args.dataset):
+        load.dataset_dir(args.dataset_dir)  # a file given as the folder fails here, before a run directory is made
     if args.env:
         names.env_name(args.env)  # an unknown name fails here, before anything loads
     train_overrides = dict(steps=args.steps, seed=args.seed, eval_episodes=args.eval_episodes, eval_every=args.eval_every, batch_size=args.batch_size, env=args.env)

@@ -12,7 +12,7 @@ from gcrl.data import names
 from gcrl.data.dataset import Dataset
 from gcrl.data.files import atomic_path, read_npz
 from gcrl.data.validate import validate
-from gcrl.errors import DatasetError
+from gcrl.errors import DatasetError, GcrlError
 
 DEFAULT_DATASET_DIR = "~/.ogbench/data"
 DATASET_URL = "https://rail.eecs.berkeley.edu/datasets/ogbench"
@@ -22,7 +22,11 @@ DOWNLOAD_TIMEOUT_S = 5.0
 def dataset_dir(override: str | os.PathLike | None = None) -> Path:
     """--dataset-dir, else $GCRL_DATASET_DIR, else OGBench's default ~/.ogbench/data."""
     chosen = override or os.environ.get("GCRL_DATASET_DIR") or DEFAULT_DATASET_DIR
-    return Path(chosen).expanduser()
+    directory = Path(chosen).expanduser()
+    if directory.exists() and not directory.is_dir():
+        where = "--dataset-dir" if override else "$GCRL_DATASET_DIR" if os.environ.get("GCRL_DATASET_DIR") else "the default dataset directory"
+        raise GcrlError(f"{where} {directory} is a file, not a directory: name the folder the datasets are in (or a new one, which gcrl creates).")
+    return directory
 
 
 def split_paths(name: str, directory: Path) -> tuple[Path, Path]:

@@ -145,9 +145,12 @@ def make_grid(values: dict) -> Grid:
         ints = {k: int(values[k]) for k in ("steps", "eval_every", "eval_episodes", "batch_size") if k in values}
     except (TypeError, ValueError):
         raise GcrlError("steps, eval_every, eval_episodes and batch_size must be whole numbers.") from None
+    datasets = _as_list(values.get("datasets", "pointmaze-medium-navigate-v0"), "datasets")
+    if not all(load.is_path(d) for d in datasets):
+        load.dataset_dir(values.get("dataset_dir"))  # a file named as the folder fails here, before the sweep starts
     return Grid(
         agents=agent_names,
-        datasets=_as_list(values.get("datasets", "pointmaze-medium-navigate-v0"), "datasets"),
+        datasets=datasets,
         seeds=_as_list(values.get("seeds", [0]), "seeds", int),
         variants=tuple(variants),
         sets={k: _as_text(v) for k, v in sets.items()},
