@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import sys
 import time
+from pathlib import Path
 
 from gcrl.console import console, run_command
 from gcrl.errors import GcrlError
@@ -104,8 +105,6 @@ def cmd_train(args) -> int:
 
 
 def cmd_evaluate(args) -> int:
-    from pathlib import Path
-
     from gcrl.policy import Policy, load_run
     from gcrl.train import eval_env_name, run_evaluation
 
@@ -143,6 +142,19 @@ def _evaluate_hierarchical(args, run) -> int:
     _, _, json_path = evaluate_hierarchical(run, args.episodes, args.seed, args.temperature, args.high, args.replan, args.subgoal_timeout, dims,
                                             args.reach_test, progress=not args.quiet, dataset_dir=args.dataset_dir, candidates=args.decode_candidates)  # fmt: skip
     console.print(f"Results in {json_path}")
+    return 0
+
+
+def cmd_export(args) -> int:
+    from gcrl import export
+
+    options = export.ExportOptions(sample=args.sample, temperature=args.temperature, batch=not args.no_batch,
+                                   platforms=export.parse_platforms(args.platforms), levels=args.levels)  # fmt: skip
+    sidecar = export.export_run(args.run_dir, args.out, options)
+    files = [f["file"] for f in sidecar["functions"].values()]
+    shapes = ", ".join(f"{name} {tuple(sidecar[name]['shape'])} {sidecar[name]['dtype']}" for name in ("observation", "goal", "action"))
+    console.print(f"Exported {sidecar['agent']} (update {sidecar['step']:,}, {'sampled' if sidecar['sampled'] else 'mode'}, {','.join(sidecar['platforms'])}): "
+                  f"{', '.join(files)} and {Path(args.out).name}.json in {Path(args.out).expanduser().parent}\n  {shapes}", highlight=False)  # fmt: skip
     return 0
 
 
@@ -215,8 +227,6 @@ def cmd_online_train(args) -> int:
 
 
 def cmd_online_evaluate(args) -> int:
-    from pathlib import Path
-
     from gcrl.online import loop
 
     loop.evaluate_run(Path(args.run_dir), args.episodes, goals=args.goals, out=Path(args.out) if args.out else None, policy=args.policy, decoy=args.decoy)
@@ -225,7 +235,7 @@ def cmd_online_evaluate(args) -> int:
 
 COMMANDS = {
     "datasets_generate": cmd_datasets_generate, "datasets_info": cmd_datasets_info, "datasets_list": cmd_datasets_list,
-    "train": cmd_train, "evaluate": cmd_evaluate, "bench": cmd_bench, "sweep": cmd_sweep, "report": cmd_report, "dagger": cmd_dagger,
+    "train": cmd_train, "evaluate": cmd_evaluate, "export": cmd_export, "bench": cmd_bench, "sweep": cmd_sweep, "report": cmd_report, "dagger": cmd_dagger,
     "online_train": cmd_online_train, "online_evaluate": cmd_online_evaluate,
 }  # fmt: skip
 

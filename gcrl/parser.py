@@ -252,6 +252,27 @@ def _dagger(sub) -> None:
     dg.set_defaults(func="dagger")
 
 
+def _export(sub) -> None:
+    """gcrl export RUN_DIR --out FILE"""
+    ex = sub.add_parser(
+        "export",
+        help="write a run's policy to a file that runs with JAX alone (jax.export), with a JSON sidecar",
+        description="Write a run's policy (its newest checkpoint) as JAX's serialized export: StableHLO with the parameters inside. "
+        "In any Python with jax and flatbuffers, gcrl not installed: policy = jax.export.deserialize(open(FILE, 'rb').read()); "
+        "action = policy.call(observation, goal) (with --sample: policy.call(observation, goal, key), key = jax.random.PRNGKey(seed)). "
+        "FILE.json says the shapes, dtypes, action bounds, agent, dataset and run. Pixel policies take uint8 images.",
+    )
+    ex.add_argument("run_dir", metavar="RUN_DIR", help="a run directory made by gcrl train (or a gcrl dagger output folder: its fine-tuned high level)")
+    ex.add_argument("--out", required=True, metavar="FILE", help="the file to write, e.g. policy.jax (FILE.json is written beside it)")
+    ex.add_argument("--sample", action="store_true", help="sampled actions: the function takes a key (uint32[2]) and draws at --temperature (default: the mode, as evaluation acts)")
+    ex.add_argument("--temperature", type=number(0, open_low=True), default=1.0, help="with --sample: the sampling temperature (default 1)")
+    ex.add_argument("--no-batch", action="store_true", help="one observation and goal without a batch axis (default: a symbolic batch dimension, so one file serves any batch size)")
+    ex.add_argument("--platforms", default="cpu", metavar="P,P", help="where the file runs: cpu, cuda, rocm, tpu, comma-separated; exporting for a GPU needs no GPU here (default cpu)")
+    ex.add_argument("--levels", action="store_true", help="also write the high and low levels as files of their own (FILE.high.jax, FILE.low.jax), for a controller that "
+                    "replans on its own schedule (hiql, hbc, ris, gcwae); FILE itself is the agent's own act (hiql, hbc: a new subgoal every step, as published)")
+    ex.set_defaults(func="export")
+
+
 def _online(sub) -> None:
     """gcrl online train | evaluate"""
     on = sub.add_parser("online", help="online RL from pixels: a world-model agent (DreamerV3) or its hierarchy (Director), trained in the pixel maze",
@@ -287,6 +308,6 @@ def build_parser() -> Parser:
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
-    for add in (_datasets, _train, _evaluate, _bench, _sweep, _report, _dagger, _online):
+    for add in (_datasets, _train, _evaluate, _export, _bench, _sweep, _report, _dagger, _online):
         add(sub)
     return parser
