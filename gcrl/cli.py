@@ -7,6 +7,7 @@ import sys
 import time
 from pathlib import Path
 
+from gcrl import tracking
 from gcrl.console import console, run_command
 from gcrl.errors import GcrlError
 from gcrl.parser import DEFAULT_DATASET, build_parser  # noqa: F401  (DEFAULT_DATASET: re-exported)
@@ -100,7 +101,8 @@ def cmd_train(args) -> int:
     if args.seeds and args.seed is not None:
         raise GcrlError("Pass --seed or --seeds, not both.")
     seeds = config.parse_seeds(args.seeds) if args.seeds else [train_cfg.seed]
-    train_seeds(train_cfg, agent_cfg, seeds, run_dir=args.run_dir, dataset_dir=args.dataset_dir, resume=args.resume, progress=not args.quiet, changes=changes)
+    wandb = tracking.options_from_args(args)
+    train_seeds(train_cfg, agent_cfg, seeds, run_dir=args.run_dir, dataset_dir=args.dataset_dir, resume=args.resume, progress=not args.quiet, changes=changes, wandb=wandb)
     return 0
 
 
@@ -190,7 +192,7 @@ def cmd_sweep(args) -> int:
     values["set"] = {**file_sets, **config.parse_sets(args.set)} if isinstance(file_sets, dict) else file_sets  # a bad table fails in make_grid
     grid = sweep.make_grid({k: v for k, v in values.items() if k in sweep.GRID_KEYS})
     runs = sweep.run_sweep(grid, workers=values.get("workers"), ray_address=values.get("ray"), ray_cpus_per_run=float(values.get("ray_cpus_per_run", 1)),
-                           ray_gpus_per_run=values.get("ray_gpus_per_run"), progress=not args.quiet, dry_run=args.dry_run)  # fmt: skip
+                           ray_gpus_per_run=values.get("ray_gpus_per_run"), progress=not args.quiet, dry_run=args.dry_run, wandb=tracking.options_from_args(args))  # fmt: skip
     return 1 if any(r.status in ("failed", "diverged") for r in runs) else 0
 
 
@@ -222,7 +224,8 @@ def cmd_online_train(args) -> int:
     from gcrl.online import loop, settings
 
     cfg, model_cfg = settings.resolve(args.env, args.preset, parse_sets(args.set), agent=args.agent, seed=args.seed, steps=args.steps or (1 if args.resume else None))  # bad names and values fail here, before any file is written
-    loop.train(cfg, model_cfg, args.run_dir, resume=args.resume, progress=not args.quiet, changes=parse_sets(args.set) if args.resume else None)
+    loop.train(cfg, model_cfg, args.run_dir, resume=args.resume, progress=not args.quiet, changes=parse_sets(args.set) if args.resume else None,
+               wandb=tracking.options_from_args(args))  # fmt: skip
     return 0
 
 

@@ -8,6 +8,7 @@ from datetime import timedelta
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, ProgressColumn, TaskProgressColumn, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.text import Text
+from rich.markup import escape
 
 from gcrl.errors import GcrlError
 
@@ -167,7 +168,7 @@ def plural(n: int, what: str) -> str:
 
 def warn(message: str) -> None:
     """One `warning:` line on stderr: something went wrong, and gcrl went on."""
-    err_console.print(f"[bold yellow]warning:[/] {message}", highlight=False, soft_wrap=True)
+    err_console.print(f"[bold yellow]warning:[/] {escape(message)}", highlight=False, soft_wrap=True)
 
 
 def run_command(main, *args) -> int:
@@ -179,7 +180,7 @@ def run_command(main, *args) -> int:
         with sigterm_as_interrupt():
             return main(*args) or 0
     except GcrlError as err:
-        err_console.print(f"[bold red]error:[/] {err}", highlight=False, soft_wrap=True)
+        err_console.print(f"[bold red]error:[/] {escape(str(err))}", highlight=False, soft_wrap=True)  # a message's [brackets] are text
         return 2
     except KeyboardInterrupt as stop:
         terminated = isinstance(stop, Terminated)

@@ -15,10 +15,13 @@ logging.getLogger("tensorboardX.x2num").setLevel(logging.ERROR)
 
 
 class MetricsLogger:
-    """Appends one CSV row per call (columns fixed by the first row) and writes TensorBoard scalars."""
+    """Appends one CSV row per call (columns fixed by the first row) and writes TensorBoard scalars
+    (and hands the row to `mirror`)."""
 
-    def __init__(self, run_dir: Path, filename: str = "metrics.csv", tensorboard: bool = True):
+    def __init__(self, run_dir: Path, filename: str = "metrics.csv", tensorboard: bool = True, mirror=None):
+        """mirror(step, metrics): also gets every row (W&B, gcrl.tracking)."""
         self.path = Path(run_dir) / filename
+        self._mirror = mirror
         self._columns: list[str] | None = None
         if self.path.exists() and self.path.stat().st_size > 0:
             with open(self.path, newline="") as f:
@@ -59,6 +62,8 @@ class MetricsLogger:
             if new_file:
                 writer.writeheader()
             writer.writerow(row)
+        if self._mirror is not None:
+            self._mirror(step, metrics)
         if self._tb is not None:
             for key, value in row.items():
                 if key != "step":

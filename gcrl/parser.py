@@ -70,6 +70,16 @@ def _add_run_options(parser: argparse.ArgumentParser, preset_help: str) -> None:
     parser.add_argument("--eval-every", type=count(0), help="evaluate every N updates (default: the preset's; 0 = only at the end)")
 
 
+def _add_wandb(parser: argparse.ArgumentParser, what: str) -> None:
+    """--wandb and its W&B run options (train, sweep, online train)."""
+    parser.add_argument("--wandb", action="store_true", help=f"also log {what} to Weights & Biases: the config, every metric, the evaluations (per-task table) "
+                        "and pictures (needs pip install 'gcrl[wandb]'; WANDB_MODE=offline logs under WANDB_DIR with no network; a W&B failure never stops training)")
+    parser.add_argument("--wandb-project", metavar="NAME", help="W&B project (default: $WANDB_PROJECT, else gcrl)")
+    parser.add_argument("--wandb-entity", metavar="NAME", help="W&B entity, a user or team (default: $WANDB_ENTITY, else your default)")
+    parser.add_argument("--wandb-group", metavar="NAME", help="W&B group (default: $WANDB_RUN_GROUP; a sweep's runs: sweep-ROOTNAME; several --seeds: their common name)")
+    parser.add_argument("--wandb-tags", metavar="T,T", help="comma-separated W&B tags (default: $WANDB_TAGS)")
+
+
 def _datasets(sub) -> None:
     """gcrl datasets generate | info | list"""
     datasets = sub.add_parser("datasets", help="generate, inspect and list datasets")
@@ -124,6 +134,7 @@ def _train(sub) -> None:
     tr.add_argument("--seeds", metavar="S,S,...", help="train several seeds in one program (vmapped on a GPU; one after another within each chunk on a CPU), e.g. 0,1,2,3 or 0-3; each gets its own run directory (--run-dir DIR: DIR/seedS)")
     tr.add_argument("--resume", action="store_true", help="continue the run in --run-dir (default: the latest run of this agent, dataset and seed) from its newest verified checkpoint, with its saved settings; --steps raises its budget, and --set (and --batch-size, --eval-*) change settings, e.g. --set lr=1e-4 after a divergence")
     tr.add_argument("--set", action="append", metavar="KEY=VALUE", help="override any agent or training setting, e.g. --set alpha=10 --set hidden=512,512; repeatable")
+    _add_wandb(tr, "the run")
     tr.add_argument("--quiet", action="store_true", help="no progress bars")
     tr.set_defaults(func="train")
 
@@ -196,6 +207,7 @@ def _sweep(sub) -> None:
     sw.add_argument("--ray-cpus-per-run", type=number(0, open_low=True), help="CPUs Ray reserves for each run (default 1)")
     sw.add_argument("--ray-gpus-per-run", type=number(0), help="GPUs Ray reserves for each run; a fraction shares a GPU (default: 1 if the cluster has GPUs, else 0)")
     sw.add_argument("--dry-run", action="store_true", help="print each run and what would happen to it (skip, resume, start); run nothing")
+    _add_wandb(sw, "every run, grouped by the sweep,")
     sw.add_argument("--quiet", action="store_true", help="no progress bars")
     sw.set_defaults(func="sweep")
 
@@ -288,6 +300,7 @@ def _online(sub) -> None:
     tr.add_argument("--run-dir", help="where the run is saved (default runs/online/ENV/AGENT-seedS-TIME)")
     tr.add_argument("--resume", action="store_true", help="continue the run in --run-dir (default: the latest of this agent, env and seed) from its newest checkpoint; the replay is refilled with the prefill")
     tr.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a loop or model setting, e.g. --set train_ratio=16 --set deter=512; repeatable")
+    _add_wandb(tr, "the run")
     tr.add_argument("--quiet", action="store_true", help="no progress bars")
     tr.set_defaults(func="online_train")
     ev = osub.add_parser("evaluate", help="evaluate an online run's newest checkpoint on the five tasks")

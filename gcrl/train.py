@@ -31,7 +31,7 @@ from pathlib import Path
 
 import jax
 
-from gcrl import agents, checkpoint, config, faults
+from gcrl import agents, checkpoint, config, faults, tracking
 from gcrl.agents.base import DataSpec
 from gcrl.config import TrainConfig, to_json
 from gcrl.console import Reporter, console, rate_text
@@ -43,6 +43,7 @@ from gcrl.learner import HEALTH, HostLoopChunk, init_state, make_loss_eval, make
 from gcrl.logger import MetricsLogger
 from gcrl.policy import Policy, save_spec
 from gcrl.runlock import DirectoryLock, remove_partials
+from gcrl.tracking import Tracker, WandbOptions
 
 
 def default_run_dir(train_cfg: TrainConfig, root: str = "runs", stamp: str | None = None) -> Path:
@@ -129,6 +130,10 @@ class _StopFlag:
             signal.signal(signum, previous)
 
 
+def maze_picture(run_dir: Path, step: int) -> Path:
+    return Path(run_dir) / "eval" / f"maze_step_{step:08d}.png"
+
+
 def run_evaluation(policy: Policy, env_name: str, episodes: int, seed: int, run_dir: Path, step: int, progress: bool, envs=None):
     """Evaluate, save the result (JSON, and a maze picture for maze environments), print the table."""
     from gcrl.evaluate import evaluate, success_table
@@ -141,15 +146,15 @@ def run_evaluation(policy: Policy, env_name: str, episodes: int, seed: int, run_
     if result.tasks and result.tasks[0].trajectories:
         from gcrl.experiments.plots import plot_maze
 
-        plot_maze(result, out / f"maze_step_{step:08d}.png")
+        plot_maze(result, maze_picture(run_dir, step))
     console.print(success_table(result, title=f"{env_name}, {policy.agent.name}, step {step:,}"))
     return result
 
 
 def train(train_cfg: TrainConfig, agent_cfg, run_dir: Path | None = None, dataset_dir=None, resume: bool = False, progress: bool = True,
-          changes: dict[str, str] | None = None) -> dict:  # fmt: skip
+          changes: dict[str, str] | None = None, wandb: WandbOptions | None = None) -> dict:  # fmt: skip
     """Train (or resume) one run; returns its summary (also written to summary.json)."""
-    return train_seeds(train_cfg, agent_cfg, [train_cfg.seed], run_dir, dataset_dir, resume, progress, changes)[0]
+    return train_seeds(train_cfg, agent_cfg, [train_cfg.seed], run_dir, dataset_dir, resume, progress, changes, wandb)[0]
 
 
 # ---- the job's pieces ---------------------------------------------------------------------------
@@ -167,11 +172,17 @@ class SeedRun:
     policy: Policy | None = None
     result: object = None
     eval_pending: bool = False  # its checkpoint was saved for an evaluation that never finished
+    wandb: WandbOptions | None = None  # --wandb: W&B mirrors the logs
+    tracker: Tracker = field(default_factory=Tracker.off)
 
     def open_logs(self, start: int):
         """The logs, without rows after `start`: a resumed run does those updates again, and a run
-        started afresh in a folder whose earlier attempt never saved a checkpoint starts at 0."""
-        self.logger, self.eval_logger = MetricsLogger(self.run_dir), MetricsLogger(self.run_dir, "eval.csv", tensorboard=False)
+        started afresh in a folder whose earlier attempt never saved a checkpoint starts at 0. With
+        --wandb, the W&B run (config.json is written by now) gets the training metrics' rows."""
+        if self.wandb is not None:
+            self.tracker = Tracker.start(self.run_dir, self.wandb, resume=start > 0)
+        self.logger = MetricsLogger(self.run_dir, mirror=self.tracker.scalars)
+        self.eval_logger = MetricsLogger(self.run_dir, "eval.csv", tensorboard=False)
         self.logger.drop_after(start)
         self.eval_logger.drop_after(start)
         self.eval_pending = self.eval_pending and not self.eval_logger.has_step(start)
@@ -181,6 +192,7 @@ class SeedRun:
             if log is not None:
                 log.close()
         self.logger = self.eval_logger = None
+        self.tracker.finish()
         self.lock.release()
 
 
@@ -472,6 +484,7 @@ def evaluate_phase(job: Job) -> None:
         run.policy.params = params
         run.result = run_evaluation(run.policy, env_name, cfg.eval_episodes, run.cfg.seed, run.run_dir, job.step, job.progress, job.envs)
         run.eval_logger.log(job.step, {"overall": run.result.overall, **{f"task{j + 1}": s for j, s in enumerate(run.result.per_task)}})
+        run.tracker.evaluation(job.step, run.result.overall, run.result.per_task, pictures={"maze": maze_picture(run.run_dir, job.step)})
         run.eval_pending = False
     job.timings.eval_s += time.perf_counter() - t0
 
@@ -542,13 +555,15 @@ def _closing_line(job: Job) -> None:
 
 
 def train_seeds(train_cfg: TrainConfig, agent_cfg, seeds: list[int], run_dir: Path | None = None, dataset_dir=None, resume: bool = False,
-                progress: bool = True, changes: dict[str, str] | None = None) -> list[dict]:  # fmt: skip
+                progress: bool = True, changes: dict[str, str] | None = None, wandb: WandbOptions | None = None) -> list[dict]:  # fmt: skip
     """Train (or resume) one run per seed in one program: with several seeds the agent state is
     stacked and each chunk of updates runs every seed (vmapped on a GPU, see learner.over_seeds),
     each seed getting the numbers it would get alone; one dataset load and one compilation serve
     them all. `changes` (--set text) apply on top of a resumed run's saved settings. Returns the
-    summaries, one per seed."""
+    summaries, one per seed. `wandb`: each seed's run also logs to W&B (one group for the seeds)."""
     runs, agent_cfg = open_runs(train_cfg, agent_cfg, seeds, run_dir, resume, changes)
+    for run in runs:
+        run.wandb = tracking.for_seeds(wandb, [r.run_dir for r in runs])
     job = Job(runs[0].cfg, agent_cfg, runs, resume, progress)
     with RunGuard(runs, cleanup=lambda: job.envs is not None and job.envs.close()) as guard:
         train_set = load_phase(job, dataset_dir)

@@ -28,6 +28,7 @@ from gcrl.errors import GcrlError
 from gcrl.experiments import sweep_worker
 from gcrl.runlock import DirectoryLock
 from gcrl.stopping import Terminated
+from gcrl.tracking import WandbOptions, for_sweep_run
 
 GRID_KEYS = ("agents", "datasets", "seeds", "overrides", "set", "steps", "eval_every", "eval_episodes", "batch_size", "preset", "root", "dataset_dir")
 EXECUTION_KEYS = ("workers", "ray", "ray_cpus_per_run", "ray_gpus_per_run")
@@ -60,6 +61,7 @@ class Run:
     train_cfg: TrainConfig
     agent_cfg: object
     dataset_dir: str | None = None
+    wandb: dict | None = None  # --wandb: this run's W&B options (gcrl.tracking.WandbOptions as JSON)
     action: str = "start"  # start, resume or skip: what this sweep does with it
     status: str = "pending"  # pending, running, skipped, done, failed, diverged, interrupted
     error: str | None = None
@@ -76,7 +78,7 @@ class Run:
 
     def job(self, progress: bool = False) -> dict:
         return {"config": config.to_json(self.train_cfg, self.agent_cfg), "run_dir": str(self.run_dir.resolve()), "dataset_dir": self.dataset_dir,
-                "resume": self.action == "resume", "progress": progress}  # fmt: skip
+                "resume": self.action == "resume", "progress": progress, "wandb": self.wandb}  # fmt: skip
 
     def record(self) -> dict:
         keys = ("dataset", "agent", "tag", "seed", "action", "status", "error", "seconds", "step", "overall")
@@ -406,9 +408,9 @@ def _run_ray(todo: list[Run], ray, cpus: float, gpus: float, ledger: _Ledger, re
 
 
 def run_sweep(grid: Grid, workers: int | None = None, ray_address: str | None = None, ray_cpus_per_run: float = 1.0, ray_gpus_per_run: float | None = None,
-              progress: bool = True, dry_run: bool = False) -> list[Run]:  # fmt: skip
+              progress: bool = True, dry_run: bool = False, wandb: WandbOptions | None = None) -> list[Run]:  # fmt: skip
     """Run (or continue) a sweep; returns its runs with their statuses. Raises KeyboardInterrupt after
-    writing sweep.json when stopped with Ctrl-C."""
+    writing sweep.json when stopped with Ctrl-C. `wandb`: every run also logs to W&B, in one group."""
     ray = None
     if ray_address:
         ray = import_ray()
@@ -420,6 +422,9 @@ def run_sweep(grid: Grid, workers: int | None = None, ray_address: str | None = 
     if grid.dataset_dir:  # the runs' processes may start elsewhere (Ray)
         grid = replace(grid, dataset_dir=str(Path(grid.dataset_dir).resolve()))
     runs = plan(grid, preset)
+    for run in runs:
+        options = for_sweep_run(wandb, run.run_dir, Path(grid.root))
+        run.wandb = options.to_json() if options is not None else None
     todo = [r for r in runs if r.action != "skip"]
     for run in runs:
         run.status = "skipped" if run.action == "skip" else "pending"

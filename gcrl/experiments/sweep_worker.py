@@ -50,10 +50,12 @@ def run_one(job: dict, capture: bool = False) -> dict:
 
         try:
             from gcrl.config import from_json
+            from gcrl.tracking import WandbOptions
             from gcrl.train import train
 
             train_cfg, agent_cfg = from_json(job["config"])
-            summary = train(train_cfg, agent_cfg, run_dir=run_dir, dataset_dir=job.get("dataset_dir"), resume=job["resume"], progress=job.get("progress", False))
+            summary = train(train_cfg, agent_cfg, run_dir=run_dir, dataset_dir=job.get("dataset_dir"), resume=job["resume"], progress=job.get("progress", False),
+                            wandb=WandbOptions.from_json(job.get("wandb")))  # fmt: skip
         except KeyboardInterrupt:
             return result("interrupted", time.perf_counter() - start, "interrupted before its first checkpoint of this attempt")
         except DivergenceError as err:  # its last finite checkpoint stays; a rerun of the sweep resumes from it

@@ -308,15 +308,17 @@ def evaluate_phase(job: OnlineJob) -> None:
     result = evaluate(job.agent, job.state.params, cfg, cfg.eval_episodes, cfg.seed + 100_000, job.act, record=record)
     out = run.run_dir / "eval"
     out.mkdir(exist_ok=True)
+    pictures = {"goals": out / f"goals_step_{job.env_steps:08d}.png", "openloop": out / f"openloop_step_{job.env_steps:08d}.png"}
     if frames:
-        save_goal_picture(job, frames, goals, out / f"goals_step_{job.env_steps:08d}.png")
+        save_goal_picture(job, frames, goals, pictures["goals"])
     write_text(out / f"step_{job.env_steps:08d}.json", json.dumps({"step": job.env_steps, "updates": job.updates, **result}, indent=2))
     if job.replay.windows(cfg.length) > 0:
         from gcrl.online.openloop import openloop_picture
 
         openloop_picture(job.agent, job.state.params, job.replay.sample(1, cfg.length), cfg.openloop_context,
-                         out / f"openloop_step_{job.env_steps:08d}.png", jax.random.PRNGKey(job.env_steps))  # fmt: skip
+                         pictures["openloop"], jax.random.PRNGKey(job.env_steps))  # fmt: skip
     run.eval_logger.log(job.env_steps, {"overall": result["overall"], **{f"task{j + 1}": s for j, s in enumerate(result["per_task"])}})
+    run.tracker.evaluation(job.env_steps, result["overall"], result["per_task"], label="task" if result["goals"] == "tasks" else "group", pictures=pictures)
     run.eval_pending, job.result = False, result
     job.times["eval_s"] += time.perf_counter() - t0
     console.print(f"  evaluation at env step {job.env_steps:,}: success {result['overall']:.0%} ({groups_text(result)})", highlight=False)
@@ -436,14 +438,16 @@ def finish(job: OnlineJob) -> dict:
 
 
 def train(cfg: LoopConfig, model_cfg, run_dir: Path | None = None, resume: bool = False, progress: bool = True,
-          changes: dict[str, str] | None = None) -> dict:  # fmt: skip
-    """Train (or resume) one online run; returns its summary (also in summary.json)."""
+          changes: dict[str, str] | None = None, wandb=None) -> dict:  # fmt: skip
+    """Train (or resume) one online run; returns its summary (also in summary.json). `wandb`
+    (gcrl.tracking.WandbOptions): the run also logs to W&B."""
     if run_dir is None:
         run_dir = latest_run_dir(cfg) if resume else default_run_dir(cfg)
         if run_dir is None:
             raise GcrlError(f"--resume: no online run of {cfg.agent} on {cfg.env} with seed {cfg.seed} under runs/online; pass --run-dir.")
     runs, model_cfg = open_runs(cfg, model_cfg, [cfg.seed], run_dir, resume, changes, resumed=_resumed)
     run = runs[0]
+    run.wandb = wandb
     job = OnlineJob(run.cfg, model_cfg, run, progress)
     with RunGuard(runs, cleanup=lambda: job.env is not None and job.env.close()) as guard:
         build_phase(job, resume)
