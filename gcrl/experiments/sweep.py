@@ -61,13 +61,13 @@ class Run:
     train_cfg: TrainConfig
     agent_cfg: object
     dataset_dir: str | None = None
-    wandb: dict | None = None  # --wandb: this run's W&B options (gcrl.tracking.WandbOptions as JSON)
     action: str = "start"  # start, resume or skip: what this sweep does with it
     status: str = "pending"  # pending, running, skipped, done, failed, diverged, interrupted
     error: str | None = None
     seconds: float | None = None
     step: int | None = None
     overall: float | None = None
+    wandb: dict | None = None  # --wandb: this run's W&B options (gcrl.tracking.WandbOptions as JSON)
 
     @property
     def name(self) -> str:
