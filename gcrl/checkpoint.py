@@ -102,6 +102,17 @@ def latest_step(run_dir: Path) -> int | None:
     return found[0][0] if found else None
 
 
+def latest_header(run_dir: Path) -> dict:
+    """The header of the newest checkpoint (unverified; {} if there is none or it cannot be read):
+    what a loop stored in `meta` to shape its template, e.g. a replay's capacity."""
+    found = [path for _, path in candidates(run_dir) if path.name != LEGACY]
+    try:
+        with open(found[0], "rb") as f:
+            return json.loads(f.readline())
+    except (IndexError, OSError, ValueError):
+        return {}
+
+
 def read(path: Path, template) -> tuple[object, dict]:
     """(state shaped like `template`, header) of one checkpoint file; GcrlError if it does not verify."""
     path = Path(path)

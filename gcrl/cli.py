@@ -236,10 +236,27 @@ def cmd_online_evaluate(args) -> int:
     return 0
 
 
+def cmd_experts_train(args) -> int:
+    from gcrl.config import parse_sets
+    from gcrl.experts import loop, settings
+
+    sets = parse_sets(args.set)
+    cfg, agent_cfg = settings.resolve(args.expert, sets, seed=args.seed, steps=args.steps or (1 if args.resume else None))  # bad values fail here
+    loop.train(cfg, agent_cfg, args.run_dir, resume=args.resume, progress=not args.quiet, changes=sets if args.resume else None, wandb=tracking.options_from_args(args))
+    return 0
+
+
+def cmd_experts_evaluate(args) -> int:
+    from gcrl.experts import loop
+
+    loop.evaluate_run(Path(args.run_dir), args.episodes, args.seed)
+    return 0
+
+
 COMMANDS = {
     "datasets_generate": cmd_datasets_generate, "datasets_info": cmd_datasets_info, "datasets_list": cmd_datasets_list,
     "train": cmd_train, "evaluate": cmd_evaluate, "export": cmd_export, "bench": cmd_bench, "sweep": cmd_sweep, "report": cmd_report, "dagger": cmd_dagger,
-    "online_train": cmd_online_train, "online_evaluate": cmd_online_evaluate,
+    "online_train": cmd_online_train, "online_evaluate": cmd_online_evaluate, "experts_train": cmd_experts_train, "experts_evaluate": cmd_experts_evaluate,
 }  # fmt: skip
 
 

@@ -285,6 +285,34 @@ def _export(sub) -> None:
     ex.set_defaults(func="export")
 
 
+def _experts(sub) -> None:
+    """gcrl experts train | evaluate"""
+    ex = sub.add_parser("experts", help="train OGBench's expert locomotion policies (SAC), as its data scripts do, and evaluate them",
+                        description="The expert policies OGBench collected its locomotion datasets with, trained here with SAC exactly as "
+                        "OGBench's data_gen_scripts/main_sac.py and commands.sh: ant (online-ant-xy-v0, 400K env steps), antball "
+                        "(online-antball-v0, 12M) and humanoid (online-humanoid-xy-v0, 40M).")
+    esub = ex.add_subparsers(dest="experts_command", metavar="ACTION", required=True)
+    tr = esub.add_parser("train", help="train (or resume) an expert", description="Train an expert with SAC: one update per train_interval env steps "
+                         "after seed_steps random ones, checkpointed with its replay, evaluated with its mode (and, for directional experts, a picture "
+                         "of its paths for eight commanded directions).")
+    from gcrl.experts.envs import EXPERTS
+
+    tr.add_argument("expert", choices=sorted(EXPERTS), help="which expert: ant, antball or humanoid")
+    tr.add_argument("--steps", type=count(1), help="environment steps (default: the published; ant 400,000)")
+    tr.add_argument("--seed", type=count(0), help="random seed (default 0)")
+    tr.add_argument("--run-dir", help="where the run is saved (default runs/experts/EXPERT/seedS-TIME)")
+    tr.add_argument("--resume", action="store_true", help="continue the run in --run-dir (default: the latest of this expert and seed) from its newest checkpoint, replay included")
+    tr.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a loop or SAC setting, e.g. --set eval_episodes=10 --set lr=3e-4; repeatable")
+    _add_wandb(tr, "the run")
+    tr.add_argument("--quiet", action="store_true", help="no progress bars")
+    tr.set_defaults(func="experts_train")
+    ev = esub.add_parser("evaluate", help="evaluate an expert run's newest checkpoint (the mode) and draw its paths for eight directions")
+    ev.add_argument("run_dir", metavar="RUN", help="the expert's run directory")
+    ev.add_argument("--episodes", type=count(1), default=50, help="episodes (default 50)")
+    ev.add_argument("--seed", type=count(0), default=0, help="evaluation seed (default 0)")
+    ev.set_defaults(func="experts_evaluate")
+
+
 def _online(sub) -> None:
     """gcrl online train | evaluate"""
     on = sub.add_parser("online", help="online RL from pixels: a world-model agent (DreamerV3) or its hierarchy (Director), trained in the pixel maze",
@@ -321,6 +349,6 @@ def build_parser() -> Parser:
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
-    for add in (_datasets, _train, _evaluate, _export, _bench, _sweep, _report, _dagger, _online):
+    for add in (_datasets, _train, _evaluate, _export, _bench, _sweep, _report, _dagger, _online, _experts):
         add(sub)
     return parser

@@ -137,6 +137,11 @@ class Tracker:
     def scalars(self, step: int, metrics: dict) -> None:
         self._log("log metrics", step, lambda: {k: float(v) for k, v in metrics.items()})
 
+    def pictures(self, step: int, pictures: dict[str, Path]) -> None:
+        """Pictures as images eval/NAME (those not drawn are skipped)."""
+        if any(Path(p).is_file() for p in pictures.values()):
+            self._log("log a picture", step, lambda: {f"eval/{n}": self._wandb.Image(str(p)) for n, p in pictures.items() if Path(p).is_file()})
+
     def evaluation(self, step: int, overall: float, per_task, label: str = "task", pictures: dict[str, Path] | None = None) -> None:
         """An evaluation as one row: overall and per-task success as scalars, the per-task table
         (eval/tasks), and its pictures (eval/NAME; those not drawn are skipped)."""
