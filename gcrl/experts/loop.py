@@ -66,26 +66,32 @@ def latest_run_dir(cfg: ExpertConfig, root: str = "runs") -> Path | None:
 
 
 def programs(sac: Sac, batch_size: int, state: SacState, replay: Replay, obs_dim: int, act_dim: int):
-    """The compiled steps (compiled here, ahead of the loop): store only (the seed steps), store +
-    act, store + update + act, and batched acting. The replay is donated, so it is written in place."""
+    """The compiled calls (compiled here, ahead of the loop): store (the replay donated, written in
+    place), act (batched; one observation while training), and update + act, which only reads the
+    replay. Kept apart from the store: a program that writes the ring and then gathers a batch from
+    it makes XLA copy the whole ring every step (25 ms at 400K transitions)."""
 
     def store(replay, transition):
         return replay.add(transition)
 
-    def store_act(state, replay, transition, obs, key):
-        return replay.add(transition), sac.act(state.params, obs[None], key)[0]
-
-    def store_update_act(state, replay, transition, obs, key):
-        replay = replay.add(transition)
+    def update_act(state, replay, obs, key):
         k_batch, k_act = jax.random.split(key)
         state, metrics = sac.update(state, replay.sample(k_batch, batch_size))
-        return state, replay, sac.act(state.params, obs[None], k_act)[0], metrics
+        return state, sac.act(state.params, obs[None], k_act)[0], metrics
+
+    def act_one(state, obs, key):
+        return sac.act(state.params, obs[None], key)[0]
 
     transition, obs, key = blank_transition(obs_dim, act_dim), np.zeros(obs_dim, np.float32), jax.random.PRNGKey(0)
-    return (jax.jit(store, donate_argnums=0).lower(replay, transition).compile(),
-            jax.jit(store_act, donate_argnums=1).lower(state, replay, transition, obs, key).compile(),
-            jax.jit(store_update_act, donate_argnums=(0, 1)).lower(state, replay, transition, obs, key).compile(),
-            jax.jit(sac.act))  # fmt: skip
+    return Programs(jax.jit(store, donate_argnums=0).lower(replay, transition).compile(), jax.jit(act_one).lower(state, obs, key).compile(),
+                    jax.jit(update_act, donate_argnums=0).lower(state, replay, obs, key).compile(), jax.jit(sac.act))  # fmt: skip
+
+
+class Programs(NamedTuple):
+    store: object
+    act_one: object  # (state, observation, key) -> action, sampled
+    update_act: object
+    act: object  # (params, observations, key, temperature) -> actions: evaluation
 
 
 def blank_transition(obs_dim: int, act_dim: int) -> dict:
@@ -106,7 +112,7 @@ class ExpertJob:
     env: object = None
     step: int = 0
     saved_step: int = -1
-    fns: tuple = ()
+    fns: Programs | None = None
     metrics: dict | None = None  # the last update's (on the device until logged)
     episodes: list = field(default_factory=list)  # (return, length, progress) of episodes ended since the last log
     times: dict = field(default_factory=lambda: {"env_s": 0.0, "agent_s": 0.0, "eval_s": 0.0, "compile_s": 0.0})
@@ -167,7 +173,7 @@ def log_phase(job: ExpertJob) -> None:
 def evaluate_phase(job: ExpertJob) -> None:
     cfg, run = job.cfg, job.run
     t0 = time.perf_counter()
-    act = job.fns[3]
+    act = job.fns.act
     result = summary(rollouts(act, job.state.params, cfg.expert, cfg.eval_episodes, cfg.seed + 100_000))
     out = run.run_dir / "eval"
     out.mkdir(exist_ok=True)
@@ -209,16 +215,17 @@ def env_phase(job: ExpertJob, episode: _Episode, action: np.ndarray) -> tuple[di
 
 def agent_phase(job: ExpertJob, transition: dict, obs, key) -> np.ndarray | None:
     """Store the transition; update if one is due; the next action (None while it is a random one)."""
-    cfg, (store, store_act, store_update_act, _) = job.cfg, job.fns
+    cfg, fns = job.cfg, job.fns
     step = job.step  # the env step just taken (1-based, as main_sac.py counts)
     t0 = time.perf_counter()
-    ready = step >= cfg.seed_steps  # the replay holds seed_steps transitions after this store
+    job.replay = fns.store(job.replay, transition)
+    ready = step >= cfg.seed_steps  # the replay holds seed_steps transitions now
     if not ready and step + 1 < cfg.seed_steps:
-        job.replay, action = store(job.replay, transition), None
+        action = None
     elif ready and step % cfg.train_interval == 0:
-        job.state, job.replay, action, job.metrics = store_update_act(job.state, job.replay, transition, obs, key)
+        job.state, action, job.metrics = fns.update_act(job.state, job.replay, obs, key)
     else:
-        job.replay, action = store_act(job.state, job.replay, transition, obs, key)
+        action = fns.act_one(job.state, obs, key)
     action = None if action is None else np.asarray(action)
     job.times["agent_s"] += time.perf_counter() - t0
     return action
@@ -228,7 +235,7 @@ def loop(job: ExpertJob) -> None:
     cfg = job.cfg
     key = jax.random.fold_in(jax.random.PRNGKey(cfg.seed), 1 + job.step)
     episode = _Episode(np.asarray(job.env.reset(seed=cfg.seed + job.step)[0], np.float32))
-    action = None if job.step + 1 < cfg.seed_steps else np.asarray(job.fns[3](job.state.params, episode.obs[None], key, 1.0)[0])
+    action = None if job.step + 1 < cfg.seed_steps else np.asarray(job.fns.act_one(job.state, episode.obs, key))
     job.last_log = (time.perf_counter(), job.step)
     reporter = Reporter(f"expert {cfg.expert}", cfg.steps, "env steps", enabled=job.progress, start=job.step)
     try:
