@@ -279,6 +279,22 @@ def open_runs(train_cfg, agent_cfg, seeds, run_dir, resume: bool, changes, resum
     return runs, agent_cfg
 
 
+def open_single(cfg, other_cfg, run_dir: Path, resume: bool, changes, settings, wandb: WandbOptions | None = None) -> tuple[SeedRun, object]:
+    """One run of a loop with its own settings module (online, experts): its directory locked, its
+    saved settings on --resume (the larger step budget, then --set `changes`), W&B if asked.
+    `settings` provides read(run_dir) -> (cfg, other) and override(cfg, other, changes)."""
+
+    def resumed(directory: Path, cfg, changes):
+        if not checkpoint.exists(directory):
+            raise GcrlError(f"--resume: no checkpoint found in {directory}.")
+        saved, other = settings.read(directory)
+        return settings.override(dataclasses.replace(saved, steps=max(cfg.steps, saved.steps)), other, changes or {})
+
+    runs, other_cfg = open_runs(cfg, other_cfg, [cfg.seed], run_dir, resume, changes, resumed=resumed)
+    runs[0].wandb = wandb
+    return runs[0], other_cfg
+
+
 def _abandon(runs: list[SeedRun]) -> None:
     """Close runs of a job that failed before training; remove directories it made that stayed empty."""
     for run in runs:

@@ -22,7 +22,6 @@ starts a fresh episode (the environment's state is not saved) and goes on from t
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import time
 from dataclasses import dataclass, field
@@ -44,7 +43,7 @@ from gcrl.experts.replay import Replay
 from gcrl.experts.sac import Config as SacConfig
 from gcrl.experts.sac import Sac, SacState
 from gcrl.experts.settings import ExpertConfig
-from gcrl.train import RunGuard, SeedRun, _StopFlag, open_runs, peak_rss_mb
+from gcrl.train import RunGuard, SeedRun, _StopFlag, open_single, peak_rss_mb
 
 
 class Saved(NamedTuple):
@@ -280,14 +279,6 @@ def finish(job: ExpertJob) -> dict:
     return summary_
 
 
-def _resumed(directory: Path, cfg: ExpertConfig, changes):
-    if not checkpoint.exists(directory):
-        raise GcrlError(f"--resume: no checkpoint found in {directory}.")
-    saved, agent = settings.read(directory)
-    saved = dataclasses.replace(saved, steps=max(cfg.steps, saved.steps))
-    return settings.override(saved, agent, changes or {})
-
-
 def train(cfg: ExpertConfig, agent_cfg: SacConfig, run_dir: Path | None = None, resume: bool = False, progress: bool = True,
           changes: dict[str, str] | None = None, wandb=None) -> dict:  # fmt: skip
     """Train (or resume) an expert; returns its summary (also in summary.json)."""
@@ -295,11 +286,9 @@ def train(cfg: ExpertConfig, agent_cfg: SacConfig, run_dir: Path | None = None, 
         run_dir = latest_run_dir(cfg) if resume else default_run_dir(cfg)
         if run_dir is None:
             raise GcrlError(f"--resume: no {cfg.expert} expert run with seed {cfg.seed} under runs/experts; pass --run-dir.")
-    runs, agent_cfg = open_runs(cfg, agent_cfg, [cfg.seed], run_dir, resume, changes, resumed=_resumed)
-    run = runs[0]
-    run.wandb = wandb
+    run, agent_cfg = open_single(cfg, agent_cfg, run_dir, resume, changes, settings, wandb)
     job = ExpertJob(run.cfg, agent_cfg, run, progress)
-    with RunGuard(runs, cleanup=lambda: job.env is not None and job.env.close()) as guard:
+    with RunGuard([run], cleanup=lambda: job.env is not None and job.env.close()) as guard:
         build_phase(job, resume)
         guard.started = True
         c = job.cfg

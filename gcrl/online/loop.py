@@ -1,7 +1,7 @@
 """The online training loop, as phases (DreamerV3's and PureJaxRL's split: agent, replay, environment
 and settings kept apart):
 
-    open     the run directory, locked (gcrl.train.open_runs; --resume takes its saved settings)
+    open     the run directory, locked (gcrl.train.open_single; --resume takes its saved settings)
     build    environments, agent (Dreamer or Director: one interface), replay; fresh, from the newest
              verified checkpoint, or (init_from) from another run's parameters with a fresh optimiser
     per env step   act (jitted agent.act, sampled; random during the prefill; ezgreedy may hold a
@@ -49,7 +49,7 @@ from gcrl.online.behavior import ACState
 from gcrl.online.explore import EzGreedy
 from gcrl.online.replay import SequenceReplay
 from gcrl.online.settings import LoopConfig
-from gcrl.train import RunGuard, SeedRun, _StopFlag, open_runs, peak_rss_mb
+from gcrl.train import RunGuard, SeedRun, _StopFlag, open_single, peak_rss_mb
 
 TASKS = 5
 
@@ -144,14 +144,6 @@ def latest_run_dir(cfg: LoopConfig, root: str = "runs") -> Path | None:
     parent = Path(root) / "online" / cfg.env
     found = sorted(parent.glob(f"{cfg.agent}-seed{cfg.seed}-*")) if parent.exists() else []
     return found[-1] if found else None
-
-
-def _resumed(directory: Path, cfg: LoopConfig, changes):
-    if not checkpoint.exists(directory):
-        raise GcrlError(f"--resume: no checkpoint found in {directory}.")
-    saved, model = settings.read(directory)
-    saved = dataclasses.replace(saved, steps=max(cfg.steps, saved.steps))
-    return settings.override(saved, model, changes or {})
 
 
 def build_phase(job: OnlineJob, resume: bool) -> None:
@@ -445,11 +437,9 @@ def train(cfg: LoopConfig, model_cfg, run_dir: Path | None = None, resume: bool 
         run_dir = latest_run_dir(cfg) if resume else default_run_dir(cfg)
         if run_dir is None:
             raise GcrlError(f"--resume: no online run of {cfg.agent} on {cfg.env} with seed {cfg.seed} under runs/online; pass --run-dir.")
-    runs, model_cfg = open_runs(cfg, model_cfg, [cfg.seed], run_dir, resume, changes, resumed=_resumed)
-    run = runs[0]
-    run.wandb = wandb
+    run, model_cfg = open_single(cfg, model_cfg, run_dir, resume, changes, settings, wandb)
     job = OnlineJob(run.cfg, model_cfg, run, progress)
-    with RunGuard(runs, cleanup=lambda: job.env is not None and job.env.close()) as guard:
+    with RunGuard([run], cleanup=lambda: job.env is not None and job.env.close()) as guard:
         build_phase(job, resume)
         guard.started = True
         c = job.cfg
