@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from pathlib import Path
 
 from gcrl.errors import GcrlError
 from gcrl.experts import envs
 from gcrl.experts.sac import Config as SacConfig
-from gcrl.online.settings import _convert
+from gcrl.online.settings import split_typed
 
 
 @dataclass(frozen=True)
@@ -41,18 +41,8 @@ class ExpertConfig:
 
 
 def _typed(sets: dict[str, str]) -> tuple[dict, dict]:
-    loop_defaults = {f.name: f.default for f in fields(ExpertConfig)}
-    agent_defaults = {f.name: f.default for f in fields(SacConfig)}
-    loop, agent = {}, {}
-    for key, text in sets.items():
-        if key == "expert":
-            raise GcrlError("--set expert: name the expert instead, e.g. gcrl experts train ant.")
-        if key in loop_defaults:
-            loop[key] = _convert(key, text, loop_defaults[key])
-        elif key in agent_defaults:
-            agent[key] = _convert(key, text, agent_defaults[key])
-        else:
-            raise GcrlError(f"--set {key}: no such expert setting. Valid keys: {', '.join(sorted((set(loop_defaults) - {'expert'}) | set(agent_defaults)))}.")
+    reserved = {"expert": "--set expert: name the expert instead, e.g. gcrl experts train ant."}
+    loop, agent = split_typed(sets, ExpertConfig, SacConfig, reserved=reserved, what="expert")
     return loop, agent
 
 

@@ -128,20 +128,26 @@ def _convert(key: str, text: str, default):
         raise GcrlError(f"--set {key}={text}: expected a {type(default).__name__}.") from None
 
 
-def split_sets(sets: dict[str, str]) -> tuple[dict, dict]:
-    """--set texts as typed (loop, model) overrides; an unknown key lists the valid ones."""
-    loop_defaults = {f.name: f.default for f in fields(LoopConfig)}
-    model_defaults = {f.name: f.default for f in fields(model_config.Config)}
-    loop, model = {}, {}
+def split_typed(sets: dict[str, str], *classes, reserved: dict[str, str], what: str) -> list[dict]:
+    """--set texts as typed overrides, one dict per settings dataclass in `classes` (a key goes to
+    the first that has it); a `reserved` key gets its message, an unknown one the list of valid keys."""
+    defaults = [{f.name: f.default for f in fields(c)} for c in classes]
+    out: list[dict] = [{} for _ in classes]
     for key, text in sets.items():
-        if key in ("agent", "env", "preset"):
-            raise GcrlError(f"--set {key}: pass --{key} instead.")
-        if key in loop_defaults:
-            loop[key] = _convert(key, text, loop_defaults[key])
-        elif key in model_defaults:
-            model[key] = _convert(key, text, model_defaults[key])
-        else:
-            raise GcrlError(f"--set {key}: no such online setting. Valid keys: {', '.join(sorted((set(loop_defaults) - {'agent', 'env', 'preset'}) | set(model_defaults)))}.")
+        if key in reserved:
+            raise GcrlError(reserved[key])
+        owner = next((i for i, d in enumerate(defaults) if key in d), None)
+        if owner is None:
+            valid = sorted(set().union(*defaults) - set(reserved))
+            raise GcrlError(f"--set {key}: no such {what} setting. Valid keys: {', '.join(valid)}.")
+        out[owner][key] = _convert(key, text, defaults[owner][key])
+    return out
+
+
+def split_sets(sets: dict[str, str]) -> tuple[dict, dict]:
+    """--set texts as typed (loop, model) overrides."""
+    reserved = {k: f"--set {k}: pass --{k} instead." for k in ("agent", "env", "preset")}
+    loop, model = split_typed(sets, LoopConfig, model_config.Config, reserved=reserved, what="online")
     return loop, model
 
 
