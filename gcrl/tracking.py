@@ -60,13 +60,13 @@ def require():
     return wandb
 
 
-def options_from_args(args, group: str | None = None) -> WandbOptions | None:
+def options_from_args(args) -> WandbOptions | None:
     """The --wandb* options of a command (None without --wandb); checks wandb is installed."""
     if not getattr(args, "wandb", False):
         return None
     require()
     tags = tuple(t.strip() for t in (args.wandb_tags or "").split(",") if t.strip())
-    return WandbOptions(project=args.wandb_project, entity=args.wandb_entity, group=args.wandb_group or group, tags=tags)
+    return WandbOptions(project=args.wandb_project, entity=args.wandb_entity, group=args.wandb_group, tags=tags)
 
 
 def run_name(run_dir: Path, root: Path | None = None) -> str:
@@ -93,10 +93,6 @@ class Tracker:
     @classmethod
     def off(cls) -> "Tracker":
         return cls()
-
-    @property
-    def active(self) -> bool:
-        return self._run is not None
 
     @classmethod
     def start(cls, run_dir: Path, options: WandbOptions, resume: bool) -> "Tracker":
@@ -137,10 +133,13 @@ class Tracker:
     def scalars(self, step: int, metrics: dict) -> None:
         self._log("log metrics", step, lambda: {k: float(v) for k, v in metrics.items()})
 
-    def pictures(self, step: int, pictures: dict[str, Path]) -> None:
+    def _images(self, pictures: dict[str, Path] | None) -> dict:
         """Pictures as images eval/NAME (those not drawn are skipped)."""
+        return {f"eval/{name}": self._wandb.Image(str(path)) for name, path in (pictures or {}).items() if Path(path).is_file()}
+
+    def pictures(self, step: int, pictures: dict[str, Path]) -> None:
         if any(Path(p).is_file() for p in pictures.values()):
-            self._log("log a picture", step, lambda: {f"eval/{n}": self._wandb.Image(str(p)) for n, p in pictures.items() if Path(p).is_file()})
+            self._log("log a picture", step, lambda: self._images(pictures))
 
     def evaluation(self, step: int, overall: float, per_task, label: str = "task", pictures: dict[str, Path] | None = None) -> None:
         """An evaluation as one row: overall and per-task success as scalars, the per-task table
@@ -149,8 +148,7 @@ class Tracker:
         def values():
             row = {"eval/overall": float(overall), **{f"eval/{label}{j + 1}": float(s) for j, s in enumerate(per_task)}}
             row["eval/tasks"] = self._wandb.Table(columns=[label, "success"], data=[[j + 1, float(s)] for j, s in enumerate(per_task)])
-            row.update({f"eval/{name}": self._wandb.Image(str(path)) for name, path in (pictures or {}).items() if Path(path).is_file()})
-            return row
+            return row | self._images(pictures)
 
         self._log("log an evaluation", step, values)
 

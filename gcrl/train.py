@@ -578,8 +578,9 @@ def train_seeds(train_cfg: TrainConfig, agent_cfg, seeds: list[int], run_dir: Pa
     them all. `changes` (--set text) apply on top of a resumed run's saved settings. Returns the
     summaries, one per seed. `wandb`: each seed's run also logs to W&B (one group for the seeds)."""
     runs, agent_cfg = open_runs(train_cfg, agent_cfg, seeds, run_dir, resume, changes)
+    wandb = tracking.for_seeds(wandb, [run.run_dir for run in runs])
     for run in runs:
-        run.wandb = tracking.for_seeds(wandb, [r.run_dir for r in runs])
+        run.wandb = wandb
     job = Job(runs[0].cfg, agent_cfg, runs, resume, progress)
     with RunGuard(runs, cleanup=lambda: job.envs is not None and job.envs.close()) as guard:
         train_set = load_phase(job, dataset_dir)
